@@ -1,0 +1,137 @@
+"""The `mixmo` command: list and run the registered experiments."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+
+EPILOG = "Results go to results/NAME/<timestamp>/ unless --out is given. Docs: README.md."
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"mixmo: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mixmo", description="Learning in mixed-motive multi-agent games: AgA, D3C and "
+                     "their baselines in JAX. Reproduces the papers' tables and figures.", epilog=EPILOG)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    commands.add_parser("list", help="list the experiments, one line each",
+                        description="List the registered experiments with what each reproduces and its budget.")
+
+    run = commands.add_parser(
+        "run", help="run one experiment and write its results folder",
+        description="Run one experiment: print its table and write config.json, metrics.csv, summary.json, "
+                    "PNG figures and report.md (the measured numbers beside the paper's).",
+        epilog="Example: mixmo run aga-public-goods --seeds 50 --set lam=10 --out results/pg")
+    run.add_argument("name", help="experiment name (see `mixmo list`)")
+    run.add_argument("--seeds", type=_positive_int, help="independent runs (overrides the experiment's default)")
+    run.add_argument("--steps", type=_positive_int, help="updates per run (overrides the default)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a configuration value, repeatable; `mixmo run NAME --show-config` lists them")
+    run.add_argument("--out", type=Path, help="results folder (default results/NAME/<timestamp>/); must be new")
+    run.add_argument("--show-config", action="store_true", help="print the configuration and its settings, then exit")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _overrides(pairs: list[str]) -> dict[str, str]:
+    from mixmo.experiments import ConfigError
+
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r}: expected KEY=VALUE, e.g. --set lr=0.1.")
+        result[key.strip()] = value.strip()
+    return result
+
+
+def _list(console: Console) -> int:
+    from mixmo.experiments import EXPERIMENTS
+
+    width = max(len(name) for name in EXPERIMENTS)
+    for name in sorted(EXPERIMENTS):
+        experiment = EXPERIMENTS[name]
+        budget = f"  [{experiment.budget}]" if experiment.budget else ""
+        console.print(f"{name:<{width}}  {experiment.description}{budget}", highlight=False)
+    return 0
+
+
+def _run(args, console: Console) -> int:
+    import dataclasses
+
+    from mixmo import experiments, report
+    from mixmo.experiments._methods import DISPLAY
+
+    experiment = experiments.get(args.name)
+    overrides = _overrides(args.overrides)
+    for flag in ("seeds", "steps"):
+        if getattr(args, flag) is not None:
+            overrides[flag] = str(getattr(args, flag))
+    config = experiments.make_config(experiment.config_type, overrides)
+    if args.show_config:
+        for field in dataclasses.fields(config):
+            console.print(f"{field.name} = {getattr(config, field.name)!r}", highlight=False)
+        return 0
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = report.prepare_out_dir(args.out or Path("results") / args.name / stamp)
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True, disable=args.quiet) as bar:
+
+        def progress(label: str, total: int):
+            task = bar.add_task(f"{args.name}: {label}", total=total)
+            return lambda amount=1: bar.advance(task, amount)
+
+        results = experiment.run(config, progress)
+    console.print(report.summary_table(results, args.name, DISPLAY))
+    written = report.write_results(results, config, out_dir, args.name)
+    console.print(f"results: {written}/ (report.md, summary.json, metrics.csv, figures)", highlight=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `mixmo` command; returns the exit status."""
+    args = _parser().parse_args(argv)
+    console = Console()
+    from mixmo.experiments import ConfigError
+
+    try:
+        if args.command == "list":
+            return _list(console)
+        return _run(args, console)
+    except ConfigError as error:
+        print(f"mixmo: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"mixmo: error: cannot write results: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("mixmo: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Registered reproductions of the papers' tables and figures (`mixmo list`, `mixmo run NAME`)."""
+
+from mixmo.experiments import public_goods as public_goods  # noqa: F401  (registers)
+from mixmo.experiments._registry import EXPERIMENTS as EXPERIMENTS
+from mixmo.experiments._registry import ConfigError as ConfigError
+from mixmo.experiments._registry import Experiment as Experiment
+from mixmo.experiments._registry import Results as Results
+from mixmo.experiments._registry import get as get
+from mixmo.experiments._registry import make_config as make_config
+from mixmo.experiments._registry import register as register

@@ -1,0 +1,105 @@
+"""Named experiments: a default configuration and a function that reproduces one table or figure."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pandas as pd
+
+
+class ConfigError(ValueError):
+    """A user's configuration is invalid; the message names the problem and the fix."""
+
+
+@dataclass
+class Results:
+    """What an experiment returns; `mixmo.report.write_results` turns it into a results folder.
+
+    Attributes:
+        summary: one row per method (and setting): `method` plus the table's metrics -> `summary.json`.
+        metrics: tidy per-run (or per-run x step) data -> `metrics.csv`.
+        figures: file stem -> matplotlib Figure, saved as PNG.
+        report: the Markdown report body (measured numbers beside the paper's).
+        table_columns: the summary columns shown in the terminal table, in order.
+    """
+
+    summary: pd.DataFrame
+    metrics: pd.DataFrame
+    figures: dict[str, Any] = field(default_factory=dict)
+    report: str = ""
+    table_columns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registered reproduction: `run(config, progress) -> Results`."""
+
+    name: str
+    description: str
+    config_type: type
+    run: Callable[[Any, Callable[[str, int], Any]], Results]
+    budget: str = ""  # how long the default configuration takes on a 2-core CPU, for `mixmo list`
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register(name: str, description: str, config_type: type, budget: str = ""):
+    """Decorator: register `run(config, progress) -> Results` under `name`."""
+
+    def wrap(run):
+        EXPERIMENTS[name] = Experiment(name, description, config_type, run, budget)
+        return run
+
+    return wrap
+
+
+def get(name: str) -> Experiment:
+    """The experiment called `name`, or a `ConfigError` listing the known ones."""
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {name!r}; known: {', '.join(sorted(EXPERIMENTS))} (see `mixmo list`).")
+    return EXPERIMENTS[name]
+
+
+def _parse_value(name: str, text: str, kind):
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"--set {name}={text}: expected true or false.")
+    if kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ConfigError(f"--set {name}={text}: expected {'an integer' if kind is int else 'a number'}.") from None
+        if kind is float and value != value:
+            raise ConfigError(f"--set {name}={text}: NaN is not allowed.")
+        return value
+    if kind is str:
+        return text
+    if typing.get_origin(kind) is tuple:
+        parts = [p for p in text.split(",") if p.strip()]
+        item = typing.get_args(kind)[0]
+        return tuple(_parse_value(name, p, item) for p in parts)
+    raise ConfigError(f"--set {name}: cannot be set from the command line.")
+
+
+def make_config(config_type: type, overrides: dict[str, str]):
+    """Build `config_type` from its defaults and `key=value` text overrides, checking names and types."""
+    hints = typing.get_type_hints(config_type)
+    fields = {f.name for f in dataclasses.fields(config_type)}
+    values = {}
+    for key, text in overrides.items():
+        if key not in fields:
+            raise ConfigError(f"unknown setting {key!r}; settings: {', '.join(sorted(fields))}.")
+        values[key] = _parse_value(key, text, hints[key])
+    config = config_type(**values)
+    check = getattr(config, "validate", None)
+    if check is not None:
+        check()
+    return config

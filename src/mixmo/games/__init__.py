@@ -1,0 +1,6 @@
+"""Differentiable games, each a function returning a `mixmo.Game`."""
+
+from mixmo.games._classic import balduzzi as balduzzi
+from mixmo.games._classic import matching_pennies as matching_pennies
+from mixmo.games._public_goods import public_goods as public_goods
+from mixmo.games._toy import toy as toy

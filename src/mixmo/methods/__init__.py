@@ -1,0 +1,11 @@
+"""Gradient methods for differentiable games, each a factory returning a `GameMethod`."""
+
+from mixmo.methods._aga import aga as aga
+from mixmo.methods._base import EmptyState as EmptyState
+from mixmo.methods._base import GameMethod as GameMethod
+from mixmo.methods._cga import cga as cga
+from mixmo.methods._sga import sga as sga
+from mixmo.methods._shaping import sl as sl
+from mixmo.methods._shaping import svo as svo
+from mixmo.methods._simul import simul_co as simul_co
+from mixmo.methods._simul import simul_ind as simul_ind

@@ -1,0 +1,86 @@
+"""Results folders and terminal tables: `config.json`, `metrics.csv`, `summary.json`, PNGs and `report.md`.
+
+A folder is written under a temporary name and renamed at the end, so an interrupted or failed run never
+leaves a half-written folder that looks complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+
+from rich.table import Table
+
+from mixmo.experiments._registry import ConfigError, Results
+
+
+def prepare_out_dir(out_dir: Path) -> Path:
+    """Check that `out_dir` can be created as a fresh folder; create its parent. Raises `ConfigError`."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ConfigError(f"--out {out_dir}: already exists and is not an empty folder; choose a new path.")
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"--out {out_dir}: cannot create its parent folder ({error.strerror}); "
+                          "choose a writable path.") from None
+    if not os.access(out_dir.parent, os.W_OK):
+        raise ConfigError(f"--out {out_dir}: {out_dir.parent} is not writable; choose a writable path.")
+    return out_dir
+
+
+def write_results(results: Results, config, out_dir: Path, experiment: str) -> Path:
+    """Write `results` to `out_dir` atomically (temporary folder, then rename). Returns `out_dir`."""
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
+    try:
+        staging.mkdir(parents=True)
+        (staging / "config.json").write_text(json.dumps(
+            {"experiment": experiment, **dataclasses.asdict(config)}, indent=2) + "\n")
+        results.metrics.to_csv(staging / "metrics.csv", index=False)
+        (staging / "summary.json").write_text(json.dumps(
+            results.summary.to_dict("records"), indent=2, default=_json_default) + "\n")
+        for stem, figure in results.figures.items():
+            figure.savefig(staging / f"{stem}.png", dpi=120)
+            plt.close(figure)
+        (staging / "report.md").write_text(results.report)
+        if out_dir.exists():
+            out_dir.rmdir()  # an empty folder given as --out (checked by prepare_out_dir)
+        staging.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def summary_table(results: Results, title: str, display_names: dict[str, str]) -> Table:
+    """A rich table of the summary: one row per method, `mean ± ci` where a half-width exists."""
+    table = Table(title=title)
+    table.add_column("method")
+    setting_cols = [c for c in results.summary.columns
+                    if c not in results.table_columns and c != "method" and c.startswith("setting_")]
+    for column in setting_cols + results.table_columns:
+        table.add_column(column.removeprefix("setting_"), justify="right")
+    for row in results.summary.to_dict("records"):
+        cells = [display_names.get(row["method"], row["method"])]
+        for column in setting_cols + results.table_columns:
+            value = row[column]
+            if f"{column}_ci95" in row:
+                cells.append(f"{value:.3f} ± {row[f'{column}_ci95']:.3f}")
+            elif isinstance(value, float):
+                cells.append(f"{value:.3f}")
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    return table
