@@ -129,6 +129,10 @@ def learn(
 def _run(game: Game, method: GameMethod, optimizer, steps: int, stop, record_params: bool, key):
     """One run: init, then `steps` scanned updates. Pure; vmapped over keys by `_learn_jit`."""
     params = game.project_params(game.init(key))
+    for leaf in jax.tree.leaves(params):
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise TypeError(f"Game {game.name!r}: init must return floating-point parameters, got {leaf.dtype}; "
+                            "use e.g. jnp.asarray(x, float).")
     carry = _Carry(
         params=params,
         method_state=method.init(params),

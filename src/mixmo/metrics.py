@@ -61,10 +61,13 @@ def win_rate(wins):
 def mean_ci95(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Mean and 95% half-width 1.96 * sd / sqrt(runs) along `axis` (the AgA tables' "mean ± CI").
 
-    The sample standard deviation (ddof = 1) is used; a single run has half-width 0.
+    The sample standard deviation (ddof = 1) is used; a single run has half-width 0, no runs give NaN.
     """
     x = np.asarray(values, dtype=np.float64)
     runs = x.shape[axis]
+    if runs == 0:
+        nan = np.full(np.delete(x.shape, axis), np.nan)
+        return nan, nan
     mean = x.mean(axis=axis)
     if runs < 2:
         return mean, np.zeros_like(mean)
