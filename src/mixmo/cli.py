@@ -66,14 +66,14 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
     return result
 
 
-def _list(console: Console) -> int:
+def _list() -> int:
     from mixmo.experiments import EXPERIMENTS
 
     width = max(len(name) for name in EXPERIMENTS)
     for name in sorted(EXPERIMENTS):
         experiment = EXPERIMENTS[name]
-        budget = f"  [{experiment.budget}]" if experiment.budget else ""
-        console.print(f"{name:<{width}}  {experiment.description}{budget}", highlight=False)
+        budget = f"  ({experiment.budget} on a 2-core CPU)" if experiment.budget else ""
+        print(f"{name:<{width}}  {experiment.description}{budget}")
     return 0
 
 
@@ -90,8 +90,11 @@ def _run(args, console: Console) -> int:
             overrides[flag] = str(getattr(args, flag))
     config = experiments.make_config(experiment.config_type, overrides)
     if args.show_config:
+        docs = experiments.field_docs(experiment.config_type)
         for field in dataclasses.fields(config):
-            console.print(f"{field.name} = {getattr(config, field.name)!r}", highlight=False)
+            print(f"{field.name} = {getattr(config, field.name)!r}")
+            if field.name in docs:
+                print(f"    {docs[field.name]}")
         return 0
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = report.prepare_out_dir(args.out or Path("results") / args.name / stamp)
@@ -120,11 +123,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.command == "list":
-            return _list(console)
+            return _list()
         return _run(args, console)
     except ConfigError as error:
         print(f"mixmo: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        sys.stderr.close()
+        return 0
     except OSError as error:
         print(f"mixmo: error: cannot write results: {error}", file=sys.stderr)
         return 1

@@ -121,6 +121,7 @@ def test_failed_write_leaves_nothing_behind(capsys, tmp_path, monkeypatch):
 def test_show_config_lists_settings(capsys):
     code, out, _ = run_main(capsys, "run", "aga-public-goods", "--show-config", "--set", "lam=3")
     assert code == 0 and "lam = 3.0" in out and "sl_alpha" in out
+    assert "AgA's alignment parameter" in out  # each setting's docstring is shown under it
 
 
 def test_console_script_smoke(tmp_path):

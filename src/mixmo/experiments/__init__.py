@@ -6,6 +6,7 @@ from mixmo.experiments._registry import EXPERIMENTS as EXPERIMENTS
 from mixmo.experiments._registry import ConfigError as ConfigError
 from mixmo.experiments._registry import Experiment as Experiment
 from mixmo.experiments._registry import Results as Results
+from mixmo.experiments._registry import field_docs as field_docs
 from mixmo.experiments._registry import get as get
 from mixmo.experiments._registry import make_config as make_config
 from mixmo.experiments._registry import register as register

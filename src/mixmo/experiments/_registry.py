@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
+import textwrap
 import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -103,3 +106,16 @@ def make_config(config_type: type, overrides: dict[str, str]):
     if check is not None:
         check()
     return config
+
+
+def field_docs(config_type: type) -> dict[str, str]:
+    """The docstring written under each field of a config dataclass (for `mixmo run NAME --show-config`)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(config_type)))
+    body = tree.body[0].body
+    docs = {}
+    for statement, following in zip(body, body[1:]):
+        if (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)):
+            docs[statement.target.id] = " ".join(following.value.value.split())
+    return docs
