@@ -150,3 +150,41 @@ def test_shaping_methods(case):
         return -(r - 0.4 * jnp.abs(math.radians(30.0) - theta))
 
     close(direction(mixmo.methods.svo(0.4, angle_deg=30.0), losses, params), own_gradient(svo_losses))
+
+
+def opponent_shaping_dense(params, losses, jac, x):
+    """H_o xi and chi = diag(H_o^T grad L), densely."""
+    flat_x, unravel = ravel_pytree(params)
+    sizes = [ravel_pytree(p)[0].shape[0] for p in params]
+    owner = np.repeat(np.arange(len(params)), sizes)
+    h_o = np.where(owner[:, None] != owner[None, :], np.asarray(jac), 0.0)
+    grads = np.asarray(jax.jacfwd(lambda y: losses(unravel(y)))(flat_x)).T  # (d, n): d l_k / d x_b
+    chi = np.array([h_o[:, a] @ grads[:, owner[a]] for a in range(flat_x.shape[0])])
+    return h_o, chi
+
+
+def test_lookahead_lola_sos(case):
+    params, losses, (x, _, xi, xi_c, h_c, jac) = case
+    h_o, chi = opponent_shaping_dense(params, losses, jac, x)
+    alpha = 0.3
+    xi_0 = np.asarray(xi) - alpha * h_o @ np.asarray(xi)
+    close(direction(mixmo.methods.lookahead(alpha), losses, params), xi_0)
+    close(direction(mixmo.methods.lola(alpha), losses, params), xi_0 - alpha * chi)
+    shaping = -alpha * chi @ xi_0
+    p1 = 1.0 if shaping >= 0 else min(1.0, -0.5 * (xi_0 @ xi_0) / shaping)
+    norm = np.linalg.norm(np.asarray(xi))
+    p2 = norm**2 if norm < 0.1 else 1.0
+    close(direction(mixmo.methods.sos(alpha), losses, params), xi_0 - min(p1, p2) * alpha * chi)
+
+
+def test_extragradient_and_optimistic(case):
+    params, losses, (x, unravel, xi, *_rest) = case
+    xi_at = lambda p: flat(mixmo.methods.simul_ind().update(losses, p, ())[0])
+    ahead = unravel(x - 0.2 * xi)
+    close(direction(mixmo.methods.extragradient(0.2), losses, params), xi_at(ahead))
+    method = mixmo.methods.optimistic()
+    d1, state = method.update(losses, params, method.init(params))
+    close(flat(d1), xi)  # first step: no previous gradient, plain xi
+    moved = unravel(x - 0.1 * flat(d1))
+    d2, _ = method.update(losses, moved, state)
+    close(flat(d2), 2 * xi_at(moved) - xi)

@@ -1,6 +1,7 @@
 """Registered reproductions of the papers' tables and figures (`mixmo list`, `mixmo run NAME`)."""
 
 from mixmo.experiments import public_goods as public_goods  # noqa: F401  (registers)
+from mixmo.experiments import methods_ipd as methods_ipd  # noqa: F401  (registers)
 from mixmo.experiments import toy as toy  # noqa: F401  (registers)
 from mixmo.experiments._registry import EXPERIMENTS as EXPERIMENTS
 from mixmo.experiments._registry import ConfigError as ConfigError

@@ -15,11 +15,17 @@ DISPLAY = {
     "sl": "SL",
     "aga": "AgA",
     "aga-sign": "AgA-Sign",
+    "lookahead": "LookAhead",
+    "lola": "LOLA",
+    "sos": "SOS",
+    "extragradient": "Extragradient",
+    "optimistic": "Optimistic",
 }
 
 
 def build(method_id: str, config) -> methods.GameMethod:
-    """The `GameMethod` for `method_id`, using the config's `lam`, `cga_lam`, `sga_lam`, `svo_*`, `sl_alpha`."""
+    """The `GameMethod` for `method_id`, using the config's `lam`, `cga_lam`, `sga_lam`, `svo_*`, `sl_alpha`,
+    `alpha` (opponent-shaping look-ahead) and `lr` (extragradient's extrapolation step) as each needs them."""
     factories = {
         "simul-ind": lambda: methods.simul_ind(),
         "simul-co": lambda: methods.simul_co(),
@@ -29,6 +35,11 @@ def build(method_id: str, config) -> methods.GameMethod:
         "sl": lambda: methods.sl(config.sl_alpha),
         "aga": lambda: methods.aga(config.lam),
         "aga-sign": lambda: methods.aga(config.lam, align=False),
+        "lookahead": lambda: methods.lookahead(config.alpha),
+        "lola": lambda: methods.lola(config.alpha),
+        "sos": lambda: methods.sos(config.alpha),
+        "extragradient": lambda: methods.extragradient(config.lr),
+        "optimistic": lambda: methods.optimistic(),
     }
     if method_id not in factories:
         raise ConfigError(f"unknown method {method_id!r}; known: {', '.join(factories)}.")

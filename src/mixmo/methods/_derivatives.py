@@ -96,3 +96,44 @@ def linearized_simultaneous_gradient(losses_fn: LossesFn, params: Params):
     xi, jvp = jax.linearize(lambda p: simultaneous_gradient(losses_fn, p), params)
     transpose = jax.linear_transpose(jvp, params)
     return xi, jvp, lambda v: transpose(v)[0]
+
+
+def _zero_block(tree: Params, i: int) -> Params:
+    """`tree` with player i's block set to zero."""
+    return tuple(jax.tree.map(jnp.zeros_like, p) if j == i else p for j, p in enumerate(tree))
+
+
+def _own_block(trees: Params, n: int) -> Params:
+    """From a stack of n joint pytrees (leading axis n), player i's block of the i-th."""
+    return tuple(jax.tree.map(lambda g, i=i: g[i], trees[i]) for i in range(n))
+
+
+def off_diagonal_jvp(losses_fn: LossesFn, params: Params, v: Params, jvp=None) -> Params:
+    """H_o v, with H_o the game Jacobian J = d xi / d w with its diagonal blocks d^2 l_i / d w_i^2 removed.
+
+    (H_o v)_i = sum_{j != i} d^2 l_i / (d w_i d w_j) v_j: one J v per player with the player's own tangent
+    block zeroed, vmapped. Pass `jvp` (from `linearized_simultaneous_gradient`) to reuse a linearisation.
+    """
+    n = len(params)
+    if jvp is None:
+        _, jvp, _ = linearized_simultaneous_gradient(losses_fn, params)
+    tangents = jax.tree.map(lambda *blocks: jnp.stack(blocks), *[_zero_block(v, i) for i in range(n)])
+    return _own_block(jax.vmap(jvp)(tangents), n)
+
+
+def opponent_shaping_term(losses_fn: LossesFn, params: Params, full_gradients=None, vjp=None) -> Params:
+    """chi = diag(H_o^T grad L) of LOLA/SOS (Letcher et al. 2019, eq. for chi).
+
+    chi_i = sum_{j != i} (d^2 l_j / d w_i d w_j) grad_{w_j} l_i: player i's gradient through the others'
+    learning steps. Computed as one J^T c^(i) per player, c^(i) = (grad_{w_j} l_i)_{j != i}, vmapped.
+    """
+    n = len(params)
+    if full_gradients is None:
+        _, full_gradients = all_gradients(losses_fn, params)
+    if vjp is None:
+        _, _, vjp = linearized_simultaneous_gradient(losses_fn, params)
+    # c^(i)_j = d l_i / d w_j for j != i, 0 for j = i; stacked over i on a leading axis.
+    own = jnp.eye(n, dtype=bool)
+    cotangents = tuple(jax.tree.map(lambda g, j=j: jnp.where(
+        own[:, j].reshape((n,) + (1,) * (g.ndim - 1)), 0.0, g), full_gradients[j]) for j in range(n))
+    return _own_block(jax.vmap(vjp)(cotangents), n)
