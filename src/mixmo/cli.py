@@ -41,6 +41,24 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="results folder (default results/NAME/<timestamp>/); must be new")
     run.add_argument("--show-config", action="store_true", help="print the configuration and its settings, then exit")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep = commands.add_parser(
+        "sweep", help="run one experiment over a grid of settings (locally or on a Ray cluster)",
+        description="Run an experiment at every point of a grid of settings and gather the summary rows into one "
+                    "table (sweep.csv, summary.json, report.md). Seeds are vmapped inside each point.",
+        epilog="Example: mixmo sweep aga-public-goods --grid lam=1,10,100 --grid lr=0.1,0.5 --seeds 50. "
+               "Values containing commas: separate grid values with ';' (--grid 'methods=aga,sga;aga').")
+    sweep.add_argument("name", help="experiment name (see `mixmo list`)")
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...", required=True,
+                       help="a setting and its values, repeatable; the grid is the Cartesian product")
+    sweep.add_argument("--seeds", type=_positive_int, help="independent runs per point")
+    sweep.add_argument("--steps", type=_positive_int, help="updates per run")
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="a fixed override for every point, repeatable")
+    sweep.add_argument("--executor", choices=("local", "ray"), default="local",
+                       help="local: points one after another in this process (default); ray: one Ray task per point")
+    sweep.add_argument("--address", help="Ray cluster address (e.g. HEAD:6379 or auto); default: start a local Ray")
+    sweep.add_argument("--out", type=Path, help="results folder (default results/sweeps/NAME/<timestamp>/); must be new")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
@@ -77,6 +95,49 @@ def _list() -> int:
     return 0
 
 
+def _progress_bar(quiet: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True, disable=quiet)
+
+
+def _with_budget_flags(args) -> dict[str, str]:
+    overrides = _overrides(args.overrides)
+    for flag in ("seeds", "steps"):
+        if getattr(args, flag) is not None:
+            overrides[flag] = str(getattr(args, flag))
+    return overrides
+
+
+def _sweep(args, console: Console) -> int:
+    from mixmo import report, sweep
+
+    if args.address and args.executor != "ray":
+        from mixmo.experiments import ConfigError
+
+        raise ConfigError("--address is for --executor ray; add --executor ray or drop --address.")
+    grid = sweep.parse_grid(args.grid)
+    points = sweep.expand(args.name, _with_budget_flags(args), grid)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = report.prepare_out_dir(args.out or Path("results") / "sweeps" / args.name / stamp)
+    with _progress_bar(args.quiet) as bar:
+        task = bar.add_task(f"{args.name}: grid points", total=len(points))
+        advance = lambda: bar.advance(task)  # noqa: E731
+        if args.executor == "ray":
+            outcomes = sweep.run_ray(args.name, points, grid, advance, args.address)
+        else:
+            outcomes = sweep.run_local(args.name, points, grid, advance)
+    table = sweep.combine(outcomes)
+    meta = {"experiment": args.name, "executor": args.executor, "grid": args.grid, "grid_keys": list(grid[0]),
+            "fixed": _with_budget_flags(args), "points": points}
+    written = sweep.write_sweep(table, outcomes, meta, out_dir)
+    failed = sum(o.error is not None for o in outcomes)
+    print(sweep.markdown_table(table))
+    print(f"sweep: {written}/ ({len(outcomes)} points, {failed} failed)")
+    return 1 if failed else 0
+
+
 def _run(args, console: Console) -> int:
     import dataclasses
 
@@ -84,11 +145,7 @@ def _run(args, console: Console) -> int:
     from mixmo.experiments._methods import DISPLAY
 
     experiment = experiments.get(args.name)
-    overrides = _overrides(args.overrides)
-    for flag in ("seeds", "steps"):
-        if getattr(args, flag) is not None:
-            overrides[flag] = str(getattr(args, flag))
-    config = experiments.make_config(experiment.config_type, overrides)
+    config = experiments.make_config(experiment.config_type, _with_budget_flags(args))
     if args.show_config:
         docs = experiments.field_docs(experiment.config_type)
         for field in dataclasses.fields(config):
@@ -99,10 +156,7 @@ def _run(args, console: Console) -> int:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = report.prepare_out_dir(args.out or Path("results") / args.name / stamp)
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True, disable=args.quiet) as bar:
+    with _progress_bar(args.quiet) as bar:
 
         def progress(label: str, total: int):
             task = bar.add_task(f"{args.name}: {label}", total=total)
@@ -124,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _list()
+        if args.command == "sweep":
+            return _sweep(args, console)
         return _run(args, console)
     except ConfigError as error:
         print(f"mixmo: error: {error}", file=sys.stderr)
