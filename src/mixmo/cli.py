@@ -59,6 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--address", help="Ray cluster address (e.g. HEAD:6379 or auto); default: start a local Ray")
     sweep.add_argument("--out", type=Path, help="results folder (default results/sweeps/NAME/<timestamp>/); must be new")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    commands.add_parser("envs", help="list the environments, one line each",
+                        description="List the JAX environments that `mixmo render` and mixmo.envs.make accept.")
+
+    render = commands.add_parser(
+        "render", help="write an animated GIF of an environment rollout",
+        description="Roll out an environment and write the frames as an animated GIF.",
+        epilog="Example: mixmo render cleanup --steps 100 --out cleanup.gif")
+    render.add_argument("env", help="environment name (see `mixmo envs`)")
+    render.add_argument("--steps", type=_positive_int, default=100, help="steps to roll out (default 100)")
+    render.add_argument("--policy", choices=("random",), default="random", help="how agents act (default random)")
+    render.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    render.add_argument("--upscale", type=_positive_int, default=2, help="pixel enlargement (default 2)")
+    render.add_argument("--out", type=Path, required=True, help="the GIF to write (must end in .gif)")
     return parser
 
 
@@ -92,6 +105,49 @@ def _list() -> int:
         experiment = EXPERIMENTS[name]
         budget = f"  ({experiment.budget} on a 2-core CPU)" if experiment.budget else ""
         print(f"{name:<{width}}  {experiment.description}{budget}")
+    return 0
+
+
+def _envs() -> int:
+    from mixmo import envs
+
+    listing = envs.registered_envs()
+    width = max(len(name) for name in listing)
+    for name, description in sorted(listing.items()):
+        print(f"{name:<{width}}  {description}")
+    return 0
+
+
+def _render(args) -> int:
+    import os
+
+    import jax
+
+    from mixmo import envs
+    from mixmo.envs.render import rollout_gif
+    from mixmo.experiments import ConfigError
+
+    if args.out.suffix.lower() != ".gif":
+        raise ConfigError(f"--out {args.out}: must end in .gif, e.g. --out {args.out.with_suffix('.gif')}.")
+    if args.out.is_dir():
+        raise ConfigError(f"--out {args.out}: is a folder; give a file name ending in .gif.")
+    try:
+        env = envs.make(args.env)
+    except ValueError as error:
+        raise ConfigError(f"{error} (see `mixmo envs`)") from None
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"--out {args.out}: cannot create its folder ({error.strerror}).") from None
+    if not os.access(args.out.parent, os.W_OK):
+        raise ConfigError(f"--out {args.out}: {args.out.parent} is not writable; choose a writable path.")
+    partial = args.out.with_name(f".{args.out.name}.partial-{os.getpid()}.gif")
+    try:
+        rollout_gif(env, jax.random.key(args.seed), args.steps, partial, policy=args.policy, upscale=args.upscale)
+        partial.replace(args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"wrote {args.out} ({args.steps} steps of {args.env}, {args.policy} policy)")
     return 0
 
 
@@ -180,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             return _list()
         if args.command == "sweep":
             return _sweep(args, console)
+        if args.command == "envs":
+            return _envs()
+        if args.command == "render":
+            return _render(args)
         return _run(args, console)
     except ConfigError as error:
         print(f"mixmo: error: {error}", file=sys.stderr)
