@@ -59,7 +59,7 @@ def test_toy_writes_figure_and_mean_steps(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["run", "no-such-experiment"], "unknown experiment 'no-such-experiment'"),
-    (["run", "aga-public-goods", "--set", "methods=aga,lola"], "unknown method 'lola'"),
+    (["run", "aga-public-goods", "--set", "methods=aga,telepathy"], "unknown method 'telepathy'"),
     (["run", "aga-public-goods", "--seeds", "0"], "--seeds: must be at least 1"),
     (["run", "aga-public-goods", "--seeds", "many"], "--seeds: expected a positive integer"),
     (["run", "aga-public-goods", "--set", "lr=fast"], "--set lr=fast: expected a number"),
