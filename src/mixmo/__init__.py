@@ -4,6 +4,7 @@ from mixmo import games as games
 from mixmo import methods as methods
 from mixmo import metrics as metrics
 from mixmo.game import Game as Game
+from mixmo.game import StructuredLosses as StructuredLosses
 from mixmo.learn import StepInfo as StepInfo
 from mixmo.learn import Trajectory as Trajectory
 from mixmo.learn import learn as learn

@@ -8,7 +8,7 @@ types"): a method never looks inside a game.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -60,6 +60,28 @@ class Game:
         return params if self.project is None else self.project(params)
 
 
+class StructuredLosses(NamedTuple):
+    """Losses with structure a method can exploit; callable like a plain `LossesFn`.
+
+    Attributes:
+        individual: joint parameters -> individual losses, shape `(n_players,)`.
+        collective: joint parameters -> the collective loss (scalar) when it is not `sum(individual)`, e.g.
+            the policy loss with collective advantages from a collective critic (AgA paper §5.2); None
+            means `sum(individual)`.
+        separable: True when `individual[i]` depends on `params[i]` only (separate per-agent policies with
+            their own advantages). Then xi is one reverse pass of `sum(individual)` instead of n.
+    """
+
+    individual: LossesFn
+    collective: Callable[[Params], jax.Array] | None = None
+    separable: bool = False
+
+    def __call__(self, params: Params) -> jax.Array:
+        return self.individual(params)
+
+
 def collective_loss(losses: LossesFn) -> Callable[[Params], jax.Array]:
-    """The collective loss `l_c = sum_i l_i` as a scalar function of the joint parameters."""
+    """The collective loss l_c as a scalar function: `losses.collective` if given, else `sum_i l_i`."""
+    if isinstance(losses, StructuredLosses) and losses.collective is not None:
+        return losses.collective
     return lambda params: jnp.sum(losses(params))

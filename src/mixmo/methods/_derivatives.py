@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from mixmo.game import LossesFn, Params
+from mixmo.game import LossesFn, Params, StructuredLosses, collective_loss
 
 
 def tree_dot(a, b) -> jax.Array:
@@ -51,9 +51,22 @@ def all_gradients(losses_fn: LossesFn, params: Params):
 def simultaneous_and_collective(losses_fn: LossesFn, params: Params):
     """xi and xi_c from one forward pass and n reverse passes: xi_c is the row-sum of the full gradients.
 
+    For `StructuredLosses`, xi of separable losses is one reverse pass of their sum, and an explicit
+    collective loss gets its own reverse pass.
+
     Returns:
         `(losses, xi, xi_c)`.
     """
+    if isinstance(losses_fn, StructuredLosses):
+        if losses_fn.separable:
+            losses, vjp_fn = jax.vjp(losses_fn.individual, params)
+            (xi,) = vjp_fn(jnp.ones_like(losses))  # separable: grad of the sum is xi
+            xi_c = xi
+        else:
+            losses, xi, xi_c = simultaneous_and_collective(losses_fn.individual, params)
+        if losses_fn.collective is not None:
+            xi_c = collective_gradient(losses_fn, params)
+        return losses, xi, xi_c
     losses, full = all_gradients(losses_fn, params)
     xi = tuple(jax.tree.map(lambda g, i=i: g[i], full[i]) for i in range(len(params)))
     xi_c = jax.tree.map(lambda g: jnp.sum(g, axis=0), full)
@@ -62,18 +75,21 @@ def simultaneous_and_collective(losses_fn: LossesFn, params: Params):
 
 def simultaneous_gradient(losses_fn: LossesFn, params: Params) -> Params:
     """xi = (grad_{w_i} l_i)_i, the simultaneous (individual) gradient."""
+    if isinstance(losses_fn, StructuredLosses):
+        if losses_fn.separable:
+            return jax.grad(lambda p: jnp.sum(losses_fn.individual(p)))(params)
+        losses_fn = losses_fn.individual
     return simultaneous_and_collective(losses_fn, params)[1]
 
 
 def collective_gradient(losses_fn: LossesFn, params: Params) -> Params:
-    """xi_c = grad_w sum_i l_i, one reverse pass."""
-    return jax.grad(lambda p: jnp.sum(losses_fn(p)))(params)
+    """xi_c = grad_w l_c (l_c = sum_i l_i unless the losses carry their own collective loss), one reverse pass."""
+    return jax.grad(collective_loss(losses_fn))(params)
 
 
 def collective_hvp(losses_fn: LossesFn, params: Params, v: Params) -> Params:
     """H_c v, the Hessian of the collective loss times v, by forward-over-reverse differentiation."""
-    grad_c = jax.grad(lambda p: jnp.sum(losses_fn(p)))
-    return jax.jvp(grad_c, (params,), (v,))[1]
+    return jax.jvp(jax.grad(collective_loss(losses_fn)), (params,), (v,))[1]
 
 
 def jacobian_vp(losses_fn: LossesFn, params: Params, v: Params) -> Params:
