@@ -72,3 +72,50 @@ def mean_ci95(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
     if runs < 2:
         return mean, np.zeros_like(mean)
     return mean, 1.96 * x.std(axis=axis, ddof=1) / np.sqrt(runs)
+
+
+def local_poa_bound(losses_fn, params, mixing, dt: float, mu_bar: float = 1.0):
+    """Upper bound on the local utilitarian price of anarchy, D3C Theorem 1 (eq. 7), at one point (x, A).
+
+        rho_x <= max_i { 1 + dt * ReLU( d/dt log f_i^A(x) + ||grad_{x_i} f_i^A(x)||^2 / (mu_bar f_i^A(x)) ) }
+
+    with f^A = A^T f, d/dt f_i^A = -<grad_x f_i^A, F^A> along the players' dynamics F^A = (grad_{x_j} f_j^A)_j.
+    The theorem assumes positive mixed losses; where some f_i^A <= 0 the bound is undefined and NaN is returned.
+    Matrix-free (n reverse passes and an n x n x n Gram tensor). Use `jax.vmap` over runs and steps.
+
+    Args:
+        losses_fn: joint parameters -> losses, shape `(n,)`.
+        params: joint parameters, one pytree per player.
+        mixing: A, shape `(n, n)`; the identity for independent learners (plain gradient descent).
+        dt: the step size Delta t (the learning rate of the players' updates).
+        mu_bar: the user's upper bound mu_bar > 0 on 1 - mu of the smoothness constants (eq. 83).
+
+    Returns:
+        A scalar >= 1 (NaN where a mixed loss is not positive).
+
+    References: Gemp et al. 2022 (AAMAS), Theorem 1 (eq. 7) / Theorem 4 (eq. 72), Appx. D.
+    """
+    from mixmo.methods._d3c import mixed_dynamics
+
+    m = mixed_dynamics(losses_fn, params, jnp.asarray(mixing))
+    per_player = 1.0 + dt * jnp.maximum(m.rates / m.mixed_losses + m.own_grad_sq / (mu_bar * m.mixed_losses), 0.0)
+    return jnp.where(jnp.all(m.mixed_losses > 0), jnp.max(per_player), jnp.nan)
+
+
+def local_egalitarian_poa_bound(losses_fn, params, mixing, dt: float, mu_bar: float = 1.0):
+    """Upper bound on the local egalitarian price of anarchy (value = the largest loss), D3C Theorem 2 (eq. 8).
+
+        rho_e <= 1 + dt * ReLU( d/dt log max_i f_i^A(x) + sum_i ||grad_{x_i} f_i^A(x)||^2 / (mu_bar max_i f_i^A) )
+
+    d/dt log max_i f_i^A is the rate of the currently largest mixed loss divided by it. Arguments as in
+    `local_poa_bound`; NaN where the largest mixed loss is not positive.
+
+    References: Gemp et al. 2022 (AAMAS), Theorem 2 (eq. 8) / Theorem 5 (eq. 101), Appx. D.2.
+    """
+    from mixmo.methods._d3c import mixed_dynamics
+
+    m = mixed_dynamics(losses_fn, params, jnp.asarray(mixing))
+    top = jnp.argmax(m.mixed_losses)
+    largest = m.mixed_losses[top]
+    value = 1.0 + dt * jnp.maximum(m.rates[top] / largest + jnp.sum(m.own_grad_sq) / (mu_bar * largest), 0.0)
+    return jnp.where(largest > 0, value, jnp.nan)

@@ -11,3 +11,7 @@ from mixmo.experiments._registry import field_docs as field_docs
 from mixmo.experiments._registry import get as get
 from mixmo.experiments._registry import make_config as make_config
 from mixmo.experiments._registry import register as register
+from mixmo.experiments import d3c_braess as d3c_braess  # noqa: F401  (registers)
+from mixmo.experiments import d3c_prisoners as d3c_prisoners  # noqa: F401  (registers)
+from mixmo.experiments import d3c_paradoxes as d3c_paradoxes  # noqa: F401  (registers)
+from mixmo.experiments import d3c_teams as d3c_teams  # noqa: F401  (registers)

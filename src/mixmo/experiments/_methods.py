@@ -20,6 +20,8 @@ DISPLAY = {
     "sos": "SOS",
     "extragradient": "Extragradient",
     "optimistic": "Optimistic",
+    "gd": "GD",  # the D3C experiments' name for plain simultaneous gradient descent (= simul-ind)
+    "d3c": "D3C",
 }
 
 

@@ -9,6 +9,8 @@ from mixmo.methods._shaping import sl as sl
 from mixmo.methods._shaping import svo as svo
 from mixmo.methods._simul import simul_co as simul_co
 from mixmo.methods._simul import simul_ind as simul_ind
+from mixmo.methods._d3c import D3CState as D3CState
+from mixmo.methods._d3c import d3c as d3c
 from mixmo.methods._extragradient import extragradient as extragradient
 from mixmo.methods._extragradient import optimistic as optimistic
 from mixmo.methods._opponent_shaping import lola as lola
