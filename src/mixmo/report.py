@@ -43,8 +43,9 @@ def write_results(results: Results, config, out_dir: Path, experiment: str) -> P
         (staging / "config.json").write_text(json.dumps(
             {"experiment": experiment, **dataclasses.asdict(config)}, indent=2) + "\n")
         results.metrics.to_csv(staging / "metrics.csv", index=False)
-        (staging / "summary.json").write_text(json.dumps(
-            results.summary.to_dict("records"), indent=2, default=_json_default) + "\n")
+        # via pandas so that missing values become null (strict JSON), never NaN
+        rows = json.loads(results.summary.to_json(orient="records"))
+        (staging / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
         for stem, figure in results.figures.items():
             figure.savefig(staging / f"{stem}.png", dpi=120)
             plt.close(figure)
@@ -56,12 +57,6 @@ def write_results(results: Results, config, out_dir: Path, experiment: str) -> P
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
-
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def summary_table(results: Results, title: str, display_names: dict[str, str]) -> Table:

@@ -133,3 +133,21 @@ def test_console_script_smoke(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "mixmo.cli", "run", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("mixmo: error: unknown experiment")
     assert Path(out_dir).exists()
+
+
+def test_summary_json_is_strict(tmp_path):
+    import math
+
+    import pandas as pd
+
+    from mixmo.experiments import Results
+    from mixmo.experiments.toy import ToyConfig
+    from mixmo.report import write_results
+
+    results = Results(summary=pd.DataFrame([{"method": "aga", "x": float("nan"), "n": 3}]),
+                      metrics=pd.DataFrame([{"a": 1}]))
+    out = write_results(results, ToyConfig(), tmp_path / "r", "aga-toy")
+    text = (out / "summary.json").read_text()
+    assert "NaN" not in text
+    row = json.loads(text)[0]
+    assert row["x"] is None and row["n"] == 3 and not math.isnan(row["n"])
