@@ -60,7 +60,7 @@ class BraessConfig:
 
 
 @register("d3c-braess", "D3C Fig. 3: Braess network with/without the shortcut, GD vs D3C, 1000 random starts",
-          BraessConfig, budget="about 60 s")
+          BraessConfig, budget="about 30 s")
 def run(config: BraessConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     methods = common.both_methods(config)
@@ -231,7 +231,7 @@ class BraessRandomConfig:
 
 
 @register("d3c-braess-random", "D3C Fig. 2b: 1000 random Braess networks (Algorithm 4), mean ratio to optimal",
-          BraessRandomConfig, budget="about 40 s")
+          BraessRandomConfig, budget="about 25 s")
 def run_random(config: BraessRandomConfig, progress) -> Results:
     game = games.braess_networks(config.delta)
     key = jax.random.key(config.seed)

@@ -61,7 +61,7 @@ class NashParadoxConfig:
 
 
 @register("d3c-nash-paradox", "D3C Appx. B: the Nash paradox; GD ends at the worst outcome (kappa < 0.618), D3C not",
-          NashParadoxConfig, budget="about 30 s")
+          NashParadoxConfig, budget="about 20 s")
 def run_nash_paradox(config: NashParadoxConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     compared = common.both_methods(config)

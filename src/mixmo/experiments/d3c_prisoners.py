@@ -74,7 +74,7 @@ class PrisonersConfig:
 
 
 @register("d3c-prisoners-dilemma", "D3C Figs. 5, 6, 13, 14: n-player prisoner's dilemma, n in {2, 10}, c in {1, 1/9}",
-          PrisonersConfig, budget="about 50 s")
+          PrisonersConfig, budget="about 45 s")
 def run(config: PrisonersConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     compared = common.both_methods(config)
