@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="results folder (default results/NAME/<timestamp>/); must be new")
     run.add_argument("--show-config", action="store_true", help="print the configuration and its settings, then exit")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--resume", type=Path, metavar="DIR",
+                     help="continue an interrupted RL run in DIR from its checkpoints, with DIR's config.json")
+    run.add_argument("--logger", action="append", choices=("tensorboard", "wandb"), default=[],
+                     help="also stream training curves to TensorBoard or Weights & Biases (RL experiments; repeatable)")
     sweep = commands.add_parser(
         "sweep", help="run one experiment over a grid of settings (locally or on a Ray cluster)",
         description="Run an experiment at every point of a grid of settings and gather the summary rows into one "
@@ -194,14 +198,102 @@ def _sweep(args, console: Console) -> int:
     return 1 if failed else 0
 
 
+def _takes_context(experiment) -> bool:
+    import inspect
+
+    return "context" in inspect.signature(experiment.run).parameters
+
+
+def _resume_config(experiment, run_dir: Path, name: str):
+    """The configuration saved in an RL run folder, for `--resume`."""
+    import dataclasses
+    import json
+
+    from mixmo.experiments import ConfigError
+
+    saved = run_dir / "config.json"
+    if not saved.is_file():
+        raise ConfigError(f"--resume {run_dir}: no config.json there; give the folder of an RL run (its --out).")
+    if (run_dir / "report.md").exists():
+        raise ConfigError(f"--resume {run_dir}: that run has finished (report.md exists); nothing to resume.")
+    data = json.loads(saved.read_text())
+    if data.get("experiment") != name:
+        raise ConfigError(f"--resume {run_dir}: that folder holds a run of {data.get('experiment')!r}, not {name!r}.")
+    known = {f.name for f in dataclasses.fields(experiment.config_type)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
+    config = experiment.config_type(**values)
+    config.validate()
+    return config
+
+
+def _write_into(results, config, out_dir: Path, name: str) -> Path:
+    """`report.write_results` into a folder that already holds the run's checkpoints and logs."""
+    import os
+    import shutil
+
+    from mixmo import report
+
+    staging = out_dir.parent / f".{out_dir.name}.results-{os.getpid()}"
+    report.write_results(results, config, staging, name)
+    try:
+        for item in staging.iterdir():
+            os.replace(item, out_dir / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def _run_with_context(args, experiment, config, out_dir: Path, progress) -> int | tuple:
+    """Run an experiment that keeps checkpoints/logs in its results folder (the RL experiments)."""
+    import dataclasses
+    import json
+
+    from mixmo import rl
+    from mixmo.experiments import ConfigError
+
+    try:
+        rl.check_loggers(args.logger)
+    except rl.LoggerUnavailable as error:
+        raise ConfigError(str(error)) from None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        (out_dir / "config.json").write_text(json.dumps(
+            {"experiment": args.name, **dataclasses.asdict(config)}, indent=2) + "\n")
+    context = rl.RunContext(run_dir=out_dir, resume=bool(args.resume), loggers=tuple(args.logger))
+    resume_hint = f"continue with: mixmo run {args.name} --resume {out_dir}"
+    try:
+        return (experiment.run(config, progress, context=context),)
+    except rl.NonFiniteError as error:
+        print(f"mixmo: stopped: {error}", file=sys.stderr)
+        return 1
+    except rl.TrainingInterrupted as error:
+        print(f"mixmo: interrupted ({error}); {resume_hint}", file=sys.stderr)
+        return 128 + error.signum
+    except KeyboardInterrupt:
+        print(f"mixmo: interrupted; checkpoints are in {out_dir}; {resume_hint}", file=sys.stderr)
+        return 130
+
+
 def _run(args, console: Console) -> int:
     import dataclasses
 
     from mixmo import experiments, report
+    from mixmo.experiments import ConfigError
     from mixmo.experiments._methods import DISPLAY
 
     experiment = experiments.get(args.name)
-    config = experiments.make_config(experiment.config_type, _with_budget_flags(args))
+    takes_context = _takes_context(experiment)
+    if (args.resume or args.logger) and not takes_context:
+        rl_names = sorted(n for n, e in experiments.EXPERIMENTS.items() if _takes_context(e))
+        raise ConfigError(f"--resume and --logger are for the RL experiments ({', '.join(rl_names)}), "
+                          f"not {args.name}.")
+    if args.resume:
+        if args.overrides or args.seeds is not None or args.steps is not None or args.out is not None:
+            raise ConfigError(f"--resume {args.resume} continues that run with its own config.json; "
+                              "drop --set, --seeds, --steps and --out.")
+        config = _resume_config(experiment, args.resume, args.name)
+    else:
+        config = experiments.make_config(experiment.config_type, _with_budget_flags(args))
     if args.show_config:
         docs = experiments.field_docs(experiment.config_type)
         for field in dataclasses.fields(config):
@@ -210,7 +302,10 @@ def _run(args, console: Console) -> int:
                 print(f"    {docs[field.name]}")
         return 0
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = report.prepare_out_dir(args.out or Path("results") / args.name / stamp)
+    if args.resume:
+        out_dir = args.resume
+    else:
+        out_dir = report.prepare_out_dir(args.out or Path("results") / args.name / stamp)
 
     with _progress_bar(args.quiet) as bar:
 
@@ -218,9 +313,18 @@ def _run(args, console: Console) -> int:
             task = bar.add_task(f"{args.name}: {label}", total=total)
             return lambda amount=1: bar.advance(task, amount)
 
-        results = experiment.run(config, progress)
+        if takes_context:
+            outcome = _run_with_context(args, experiment, config, out_dir, progress)
+            if isinstance(outcome, int):
+                return outcome
+            (results,) = outcome
+        else:
+            results = experiment.run(config, progress)
     console.print(report.summary_table(results, args.name, DISPLAY))
-    written = report.write_results(results, config, out_dir, args.name)
+    if takes_context:
+        written = _write_into(results, config, out_dir, args.name)
+    else:
+        written = report.write_results(results, config, out_dir, args.name)
     console.print(f"results: {written}/ (report.md, summary.json, metrics.csv, figures)", highlight=False)
     return 0
 

@@ -15,3 +15,4 @@ from mixmo.experiments import d3c_braess as d3c_braess  # noqa: F401  (registers
 from mixmo.experiments import d3c_prisoners as d3c_prisoners  # noqa: F401  (registers)
 from mixmo.experiments import d3c_paradoxes as d3c_paradoxes  # noqa: F401  (registers)
 from mixmo.experiments import d3c_teams as d3c_teams  # noqa: F401  (registers)
+from mixmo.experiments import aga_ssd as aga_ssd  # noqa: F401  (registers)

@@ -1,6 +1,47 @@
-"""Multi-agent RL that reuses `mixmo.methods` on policy losses (building blocks; trainers follow)."""
+"""Multi-agent RL that reuses `mixmo.methods` on policy losses.
 
+- `make_train(config, env, method, shaping)`: multi-agent PPO whose policy direction comes from any
+  `GameMethod` (Simul-Ind = IPPO, Simul-Co, CGA, SGA, AgA ...); SVO and SL shape rewards (`svo`, `sl`).
+- building blocks: `gae`, `clipped_surrogate`, `clipped_value_loss`, `normalise`, `batchify` /
+  `unbatchify`, `stack` / `unstack`, `shuffled_minibatches`, equinox `MLP`s stacked per agent;
+- runs: checkpoints (`save_checkpoint` / `load_checkpoint`), loggers, policy rollouts as GIFs.
+"""
+
+from mixmo.rl._batching import batchify as batchify
+from mixmo.rl._batching import shuffled_minibatches as shuffled_minibatches
+from mixmo.rl._batching import stack as stack
+from mixmo.rl._batching import unbatchify as unbatchify
+from mixmo.rl._batching import unstack as unstack
 from mixmo.rl._gae import gae as gae
+from mixmo.rl._networks import MLP as MLP
+from mixmo.rl._networks import apply_stacked as apply_stacked
+from mixmo.rl._networks import mlp as mlp
+from mixmo.rl._networks import stacked_mlps as stacked_mlps
+from mixmo.rl._ppo import Minibatch as Minibatch
+from mixmo.rl._ppo import PPOConfig as PPOConfig
+from mixmo.rl._ppo import Trainer as Trainer
+from mixmo.rl._ppo import TrainState as TrainState
+from mixmo.rl._ppo import UpdateMetrics as UpdateMetrics
+from mixmo.rl._ppo import critic_loss as critic_loss
+from mixmo.rl._ppo import make_train as make_train
+from mixmo.rl._ppo import policy_losses as policy_losses
 from mixmo.rl._ppo_loss import clipped_surrogate as clipped_surrogate
 from mixmo.rl._ppo_loss import clipped_value_loss as clipped_value_loss
 from mixmo.rl._ppo_loss import normalise as normalise
+from mixmo.rl._shaping import RewardShaping as RewardShaping
+from mixmo.rl._shaping import sl as sl
+from mixmo.rl._shaping import svo as svo
+from mixmo.rl._checkpoint import has_checkpoint as has_checkpoint
+from mixmo.rl._checkpoint import load_checkpoint as load_checkpoint
+from mixmo.rl._checkpoint import save_checkpoint as save_checkpoint
+from mixmo.rl._driver import NonFiniteError as NonFiniteError
+from mixmo.rl._driver import RunContext as RunContext
+from mixmo.rl._driver import TrainingInterrupted as TrainingInterrupted
+from mixmo.rl._driver import metrics_to_numpy as metrics_to_numpy
+from mixmo.rl._driver import train_segments as train_segments
+from mixmo.rl._loggers import LOGGERS as LOGGERS
+from mixmo.rl._loggers import LoggerUnavailable as LoggerUnavailable
+from mixmo.rl._loggers import check_loggers as check_loggers
+from mixmo.rl._loggers import make_loggers as make_loggers
+from mixmo.rl._render import policy_rollout_frames as policy_rollout_frames
+from mixmo.rl._render import write_gif as write_gif

@@ -1,0 +1,71 @@
+"""End-to-end multi-agent PPO throughput on Cleanup (5 agents): IPPO (Simul-Ind) against AgA.
+
+Environment steps per second count one step of the environment, all 5 agents acting, learning included:
+each timed call runs whole PPO updates (rollout of num_envs x num_steps steps, GAE, epochs of minibatch
+policy steps through the GameMethod and critic steps), compiled as `jit(vmap(scan over updates))`, the way
+`mixmo run aga-cleanup` runs them. Compilation is timed separately; the run time is the median of repeated
+calls after it. Also compared: the minibatch loop scanned vs unrolled, and a Python loop over one compiled
+update (segment 1) vs a scan over several updates.
+
+Run: python benchmarks/bench_rl.py [--device cpu|gpu] [--quick]
+"""
+
+from __future__ import annotations
+
+import time
+
+import jax
+
+import mixmo
+from _util import machine, median_seconds, parse_args
+from mixmo import envs, rl
+
+
+def measure(env, method, seeds: int, segment: int, repeats: int, **overrides):
+    """`(seconds per update, env steps per second over all seeds, compile seconds)`."""
+    config = rl.PPOConfig(total_steps=10**9, hidden=(64,), critic_hidden=(64,), **overrides)
+    trainer = rl.make_train(config, env, method)
+    states = jax.block_until_ready(jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.key(0), seeds)))
+    start = time.perf_counter()
+    run = jax.jit(jax.vmap(lambda s: trainer.run(s, segment))).lower(states).compile()
+    compile_s = time.perf_counter() - start
+    holder = {"states": states}
+
+    def step():
+        holder["states"], metrics = run(holder["states"])
+        return metrics
+
+    seconds = median_seconds(step, repeats) / segment
+    return seconds, seeds * config.batch_steps / seconds, compile_s
+
+
+def main():
+    args = parse_args(__doc__)
+    repeats = 2 if args.quick else 3
+    env = envs.make("cleanup")
+    ippo, aga = mixmo.methods.simul_ind(), mixmo.methods.aga(100.0)
+    print(f"machine: {machine()}\n")
+    print("Cleanup, 5 agents; policy and critic MLPs 1575-64-out per agent; 16 envs x 128 steps per update, "
+          f"2 epochs x 4 minibatches; median of {repeats} calls after compilation\n")
+    print("| method | seeds | minibatch loop | updates per call | s / update | env steps/s | compile (s) |")
+    print("|---|---:|---|---:|---:|---:|---:|")
+    cases = [("IPPO", ippo, 1, True, 4), ("AgA", aga, 1, True, 4)]
+    if not args.quick:
+        cases += [("IPPO", ippo, 1, False, 4), ("AgA", aga, 1, False, 4), ("IPPO", ippo, 1, True, 1),
+                  ("AgA", aga, 1, True, 1), ("IPPO", ippo, 3, True, 4), ("AgA", aga, 3, True, 4)]
+    per_update = {}
+    for name, method, seeds, scanned, segment in cases:
+        seconds, sps, compile_s = measure(env, method, seeds, segment, repeats, scan_minibatches=scanned)
+        per_update.setdefault((seeds, scanned, segment), {})[name] = seconds
+        loop = "scan" if scanned else "unrolled"
+        print(f"| {name} | {seeds} | {loop} | {segment} | {seconds:.3f} | {sps:,.0f} | {compile_s:.1f} |", flush=True)
+    print("\n| seeds | minibatch loop | updates per call | AgA / IPPO time per update |")
+    print("|---:|---|---:|---:|")
+    for (seeds, scanned, segment), times in per_update.items():
+        if {"IPPO", "AgA"} <= set(times):
+            loop = "scan" if scanned else "unrolled"
+            print(f"| {seeds} | {loop} | {segment} | {times['AgA'] / times['IPPO']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Small equinox networks for per-agent policies and critics, stacked on a leading agent axis.
+
+Equinox is the project's network library (DESIGN.md, "Dependencies"): a module is a plain pytree of arrays,
+so the same object is what `jax.grad`, the `GameMethod`s' Hessian-vector products, `vmap` over agents and
+seeds, and `equinox.tree_serialise_leaves` (checkpoints) all see, with no separate `apply`/`params` split.
+
+`MLP` holds only arrays (the activation is a static field), which keeps the `GameMethod` derivatives free of
+the non-array leaves that `equinox.nn.MLP` carries. Observations are flattened and cast to float32 inside
+the network, so rollout buffers stay uint8.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+_ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh}
+
+
+class MLP(eqx.Module):
+    """A multilayer perceptron on flattened inputs: `x -> W_k(... act(W_1 x + b_1) ...) + b_k`.
+
+    Call it on a batch: input shape `(batch, *obs_shape)` (any dtype), output `(batch, out)`.
+
+    Attributes:
+        weights: one `(in, out)` matrix per layer.
+        biases: one `(out,)` vector per layer.
+        activation: "relu" or "tanh", applied after every layer but the last.
+    """
+
+    weights: tuple[jax.Array, ...]
+    biases: tuple[jax.Array, ...]
+    activation: str = eqx.field(static=True, default="relu")
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        h = x.reshape(x.shape[0], -1).astype(jnp.float32)
+        act = _ACTIVATIONS[self.activation]
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = h @ w + b[None, :]
+            if i < len(self.weights) - 1:
+                h = act(h)
+        return h
+
+
+def mlp(key: jax.Array, sizes: Sequence[int], head_scale: float, activation: str = "relu") -> MLP:
+    """An `MLP` with layer sizes `sizes = (in, hidden..., out)`, scaled normal weights and zero biases.
+
+    Weights are truncated normal with variance gain^2 / fan_in: gain sqrt(2) for hidden layers (He init),
+    `head_scale` for the last (0.01 for a policy head, so the first policy is near uniform; 1.0 for a value
+    head), the gains of Huang et al. 2022 ("The 37 Implementation Details of PPO", details 2–3). Not their
+    orthogonal matrices: on the project's CPU (jaxlib 0.10.2) a QR decomposition compiled into the same
+    program as the environments' reset deadlocked XLA's thread pool.
+    """
+    if len(sizes) < 2 or any(s < 1 for s in sizes):
+        raise ValueError(f"mlp: sizes must be at least (in, out) with positive entries, got {tuple(sizes)}.")
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"mlp: activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}.")
+    keys = jax.random.split(key, len(sizes) - 1)
+    weights, biases = [], []
+    for i, (k, fan_in, fan_out) in enumerate(zip(keys, sizes[:-1], sizes[1:])):
+        scale = head_scale if i == len(sizes) - 2 else 2.0**0.5
+        init = jax.nn.initializers.variance_scaling(scale**2, "fan_in", "truncated_normal")
+        weights.append(init(k, (fan_in, fan_out), jnp.float32))
+        biases.append(jnp.zeros((fan_out,), jnp.float32))
+    return MLP(tuple(weights), tuple(biases), activation)
+
+
+def stacked_mlps(key: jax.Array, n: int, sizes: Sequence[int], head_scale: float, activation: str = "relu") -> MLP:
+    """`n` independently initialised `MLP`s stacked on a leading axis of every leaf (one per agent)."""
+    return jax.vmap(lambda k: mlp(k, sizes, head_scale, activation))(jax.random.split(key, n))
+
+
+def apply_stacked(nets: MLP, x: jax.Array) -> jax.Array:
+    """Evaluate stacked networks on per-agent inputs: `x` `(n, batch, ...)` -> `(n, batch, out)`."""
+    return jax.vmap(lambda net, xi: net(xi))(nets, x)

@@ -1,0 +1,127 @@
+"""`mixmo run aga-cleanup / aga-harvest` from the command line: results, resume, NaN stop, loggers, errors."""
+
+import json
+import os
+import signal
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import TINY
+from mixmo.cli import main
+from mixmo.rl import _driver
+
+
+def run(capsys, *argv):
+    code = main(["run", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
+    out_dir = tmp_path / "cleanup"
+    code, out, err = run(capsys, "aga-cleanup", *TINY, "--set", "total_steps=32", "--set", "checkpoint_every=1",
+                         "--set", "methods=svo,aga", "--set", "gif_steps=3", "--logger", "tensorboard",
+                         "--out", str(out_dir))
+    assert code == 0, err
+    assert "AgA" in out
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert [row["method"] for row in summary] == ["svo", "aga"]
+    for row in summary:
+        for key in ["social_welfare", "equality", "return_0", "return_1", "cleaning_actions", "apples_eaten"]:
+            assert key in row and f"{key}_ci95" in row
+        assert isinstance(row["social_welfare"], float)
+        assert row["social_welfare"] == pytest.approx(row["return_0"] + row["return_1"])
+    curves = pd.read_csv(out_dir / "metrics.csv")
+    assert {"method", "seed", "update", "env_steps", "return_0", "return_1", "social_welfare", "equality",
+            "apples_eaten", "cleaning_actions", "beams_fired"} <= set(curves.columns)
+    assert len(curves) == 2 * 2 * 2  # methods x seeds x updates
+    assert curves.env_steps.max() == 32
+    assert (out_dir / "training_curves.png").stat().st_size > 10_000
+    assert (out_dir / "cleanup_aga.gif").read_bytes()[:6] == b"GIF89a"
+    report = (out_dir / "report.md").read_text()
+    assert "105.15" in report and "Choices the paper leaves open" in report
+    meta = json.loads((out_dir / "checkpoints" / "aga" / "meta.json").read_text())
+    assert meta["updates"] == 2 and meta["num_updates"] == 2
+    events = list((out_dir / "tensorboard").rglob("events.out.tfevents.*"))
+    assert {p.parent.name for p in events} == {"svo", "aga"}
+
+
+def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
+    settings = [*TINY, "--set", "total_steps=48", "--set", "checkpoint_every=1", "--set", "methods=sl,simul-co"]
+    whole, parted = tmp_path / "whole", tmp_path / "parted"
+    code, _, err = run(capsys, "aga-harvest", *settings, "--out", str(whole))
+    assert code == 0, err
+    # the uninterrupted run is also the Harvest end-to-end check
+    summary = json.loads((whole / "summary.json").read_text())
+    assert [row["method"] for row in summary] == ["sl", "simul-co"]
+    for row in summary:
+        assert {"social_welfare", "social_welfare_ci95", "equality", "equality_ci95", "return_0", "return_1",
+                "beams_fired", "apples_eaten"} <= set(row)
+        assert "cleaning_actions" not in row  # Harvest has no cleaning
+    assert "33.55" in (whole / "report.md").read_text()
+
+    saves = []
+    real_save = _driver.save_checkpoint
+
+    def save_then_interrupt(*args, **kwargs):
+        result = real_save(*args, **kwargs)
+        saves.append(args[0])
+        if len(saves) == 6:  # sl: updates 0..3; simul-co: updates 0, 1 -> Ctrl-C during its second update
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(_driver, "save_checkpoint", save_then_interrupt)
+    code, _, err = run(capsys, "aga-harvest", *settings, "--out", str(parted))
+    assert code == 130
+    assert f"--resume {parted}" in err and not (parted / "summary.json").exists()
+    assert json.loads((parted / "checkpoints" / "simul-co" / "meta.json").read_text())["updates"] == 1
+    monkeypatch.setattr(_driver, "save_checkpoint", real_save)
+
+    code, _, err = run(capsys, "aga-harvest", "--resume", str(parted), "--quiet")
+    assert code == 0, err
+    for name in ("metrics.csv", "summary.json"):
+        assert (parted / name).read_bytes() == (whole / name).read_bytes(), name
+    code, _, err = run(capsys, "aga-harvest", "--resume", str(parted), "--quiet")
+    assert code == 2 and "finished" in err
+
+
+def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(capsys, tmp_path):
+    out_dir = tmp_path / "nan"
+    code, _, err = run(capsys, "aga-cleanup", *TINY, "--set", "total_steps=48", "--set", "checkpoint_every=1",
+                       "--set", "methods=simul-ind", "--set", "nan_at_update=2", "--out", str(out_dir))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "simul-ind" in lines[0] and "policy loss" in lines[0] and "update 2" in lines[0]
+    meta = json.loads((out_dir / "checkpoints" / "simul-ind" / "meta.json").read_text())
+    assert meta["updates"] == 1
+    assert not (out_dir / "report.md").exists()
+
+
+def test_logger_and_resume_errors_are_one_line(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if wandb were not installed
+    code, _, err = run(capsys, "aga-cleanup", *TINY, "--logger", "wandb", "--out", str(tmp_path / "w"))
+    assert code == 2 and "pip install wandb" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()
+    code, _, err = run(capsys, "aga-public-goods", "--logger", "tensorboard", "--quiet", "--out", str(tmp_path / "p"))
+    assert code == 2 and "RL experiments" in err and "aga-cleanup" in err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "aga-cleanup", "--logger", "mlflow"])
+    assert exit_info.value.code == 2
+    capsys.readouterr()
+    code, _, err = run(capsys, "aga-cleanup", "--resume", str(tmp_path / "nowhere"))
+    assert code == 2 and "no config.json" in err
+    code, _, err = run(capsys, "aga-cleanup", "--resume", str(tmp_path), "--set", "lam=1")
+    assert code == 2 and "drop --set" in err
+    code, _, err = run(capsys, "aga-cleanup", "--set", "methods=simul-ind,nope", "--out", str(tmp_path / "m"))
+    assert code == 2 and "nope" in err
+
+
+def test_list_shows_the_rl_experiments_with_budgets(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("aga-cleanup", "aga-harvest"):
+        line = next(line for line in out.splitlines() if line.startswith(name))
+        assert "min" in line and "2-core CPU" in line
