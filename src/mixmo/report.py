@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -43,9 +44,8 @@ def write_results(results: Results, config, out_dir: Path, experiment: str) -> P
         (staging / "config.json").write_text(json.dumps(
             {"experiment": experiment, **dataclasses.asdict(config)}, indent=2) + "\n")
         results.metrics.to_csv(staging / "metrics.csv", index=False)
-        # via pandas so that missing values become null (strict JSON), never NaN
-        rows = json.loads(results.summary.to_json(orient="records"))
-        (staging / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+        rows = [{k: _json_value(v) for k, v in row.items()} for row in results.summary.to_dict("records")]
+        (staging / "summary.json").write_text(json.dumps(rows, indent=2, allow_nan=False) + "\n")
         for stem, figure in results.figures.items():
             figure.savefig(staging / f"{stem}.png", dpi=120)
             plt.close(figure)
@@ -57,6 +57,15 @@ def write_results(results: Results, config, out_dir: Path, experiment: str) -> P
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def _json_value(value):
+    """Plain Python for JSON: numpy scalars unwrapped, NaN / inf (a metric that does not apply) as null."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def summary_table(results: Results, title: str, display_names: dict[str, str]) -> Table:
