@@ -40,7 +40,7 @@ ENV_STATS = {"cleanup": EPISODE_STATS, "harvest": ("apples_eaten", "beams_fired"
 
 @dataclass(frozen=True)
 class SSDConfig:
-    """Configuration of `aga-cleanup` / `aga-harvest` (defaults: a CPU budget of about 40 minutes)."""
+    """Configuration of `aga-cleanup` / `aga-harvest` (defaults: 15–25 minutes on the project's 2-core CPU)."""
 
     seeds: int = 3
     """Independent runs per method (the paper: 3), vmapped together."""
@@ -97,8 +97,9 @@ class SSDConfig:
     """Critic MLP hidden widths."""
     activation: str = "relu"
     """Hidden activation of every MLP: relu or tanh."""
-    policy_head_scale: float = 0.01
-    """Initial weight scale of each policy's output layer (0.01: the usual near-uniform start)."""
+    policy_head_scale: float = 1.0
+    """Initial weight scale of each policy's output layer. PPO's usual 0.01 stalls CGA and AgA (their
+    second-order terms then dominate the hidden layers' Adam updates and kill the ReLUs); see docs/rl.md."""
     checkpoint_every: int = 16
     """Updates per compiled segment: a checkpoint, a progress tick and the NaN check after each."""
     window: float = 0.1
@@ -306,6 +307,9 @@ def _summary(curves: pd.DataFrame, all_runs, config: SSDConfig, ppo: rl.PPOConfi
         for name in EPISODE_STATS:
             if name in data:
                 _common.mean_and_ci(row, name, _window_means(data, name, config.window, ppo.num_updates))
+        first = ppo.num_updates - max(1, int(round(config.window * ppo.num_updates))) + 1
+        late = data[data["update"] >= first].groupby("seed")["entropy"].mean().to_numpy()
+        _common.mean_and_ci(row, "policy_entropy", late)
         row["env_steps_per_seed"] = ppo.num_updates * ppo.batch_steps
         rows.append(row)
     return pd.DataFrame(rows)
@@ -340,11 +344,13 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
     paper = PAPER[env_name]
     steps = ppo.num_updates * ppo.batch_steps
     cols = ["social_welfare", "equality"] + [f"return_{i}" for i in range(config.num_agents)]
-    extra = [c for c in EPISODE_STATS if c in summary]
+    extra = [c for c in EPISODE_STATS if c in summary] + ["policy_entropy"]
     lines = [f"# AgA paper §5.2: {env_name.capitalize()}", "",
              f"{config.seeds} seeds per method, {steps:,} environment steps per seed (all {config.num_agents} agents "
              f"act every step), episodes of {config.max_steps} steps. Per seed: the mean over the episodes that "
-             f"ended in the last {config.window:.0%} of training; then mean ± 95% CI (1.96 sd/√seeds) over seeds.", "",
+             f"ended in the last {config.window:.0%} of training; then mean ± 95% CI (1.96 sd/√seeds) over seeds. "
+             "policy_entropy: the agents' mean policy entropy (nats) over the same updates (uniform: "
+             f"{math.log(9 if env_name == 'cleanup' else 8):.2f}).", "",
              "| method | λ | " + " | ".join(cols + extra) + " |", "|---|---|" + "---|" * len(cols + extra)]
     for row in summary.to_dict("records"):
         cells = [_cell(row[c], row[f"{c}_ci95"]) for c in cols + extra]
@@ -366,10 +372,15 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
             if len(others):
                 nxt = others.sort_values("social_welfare", ascending=False).iloc[0]
                 diff = aga.social_welfare - nxt.social_welfare
-                rel = diff / abs(nxt.social_welfare) if nxt.social_welfare else float("nan")
-                text += (f"; AgA {aga.social_welfare:.2f}, {diff:+.2f} ({rel:+.0%}) against the best other method "
+                rel = f" ({diff / nxt.social_welfare:+.0%})" if min(aga.social_welfare, nxt.social_welfare) > 0 else ""
+                text += (f"; AgA {aga.social_welfare:.2f}, {diff:+.2f}{rel} against the best other method "
                          f"({DISPLAY.get(nxt.method, nxt.method)}, {nxt.social_welfare:.2f})")
         lines.append(text + ".")
+    agas = summary[summary.method == "aga"]
+    if len(agas) > 1:
+        cells = ", ".join(f"λ = {r.setting_lam}: {r.social_welfare:.2f} (equality {_num(r.equality)})"
+                          for r in agas.itertuples())
+        lines.append(f"- AgA over λ (the paper's sensitivity study): {cells}.")
     fraction = steps / paper["env_steps"]
     lines += [f"- Budget: {steps:,} steps per seed is {fraction:.2%} of the paper's {paper['env_steps']:.0e}. "
               "Sequential social dilemmas change character over training: agents first learn to stop firing "
@@ -378,6 +389,9 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
               "are about the early phase and need not match the paper's ranking. `--set total_steps=20000000` "
               "(Cleanup) or `10000000` (Harvest) gives the paper's budget (about "
               f"{_hours(timings, steps, paper['env_steps'])} on this machine at the measured speed).",
+              "- Reading the table: CGA's adjustment Jᵀξ is ∇½‖ξ‖² and AgA's H_c ξ_c is ∇½‖ξ_c‖²; on PPO losses both "
+              "are small where the policy gradients vanish, which near-deterministic policies achieve, so watch "
+              "`policy_entropy`: a method whose entropy collapses early stops exploring (docs/rl.md).",
               "- Networks: the paper does not say; ours are per-agent MLPs on the flattened egocentric view "
               f"(policy hidden {list(config.hidden)}, critic hidden {list(config.critic_hidden)}), chosen for speed on CPU.",
               "", "## Wall time", "", "| run | seconds | env steps/s (all seeds) |", "|---|---|---|"]
@@ -404,11 +418,19 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
               f"- SVO: r̃_i = r_i − w|θ* − θ_i| every step, θ_i from the running episode returns, w = {config.svo_weight} "
               f"per radian, θ* = {config.svo_angle}°. SL: r̃_i = r_i + α Σ_j r_j, α = {config.sl_alpha}. Both then train "
               "as IPPO; the collective critic still uses raw rewards.",
+              f"- Networks: ReLU MLPs, policy output layer initialised with gain {config.policy_head_scale} (PPO's usual 0.01 "
+              "makes the hidden layers' gradients tiny at the start; CGA's and AgA's second-order terms then dominate "
+              "those layers' Adam updates, kill the ReLUs and the policies never leave uniform: with 0.01 we measured "
+              "CGA −3661 and AgA −4021 social welfare against Simul-Ind's 19 at this budget; docs/rl.md).",
               "- The 1000-step time limit is treated as the end of the episode (no bootstrapping past it).",
               "- Equality is 1 − Gini of the per-agent mean returns; it is undefined (left blank) when the mean "
               "return is not positive.", "",
               "## Configuration", "", "```json", _json(config), "```"]
     return "\n".join(lines) + "\n"
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}" if math.isfinite(value) else "–"
 
 
 def _cell(mean: float, half: float) -> str:
@@ -429,12 +451,12 @@ def _json(config) -> str:
 
 
 @register("aga-cleanup", "AgA §5.2: Cleanup, 5 agents, PPO with Simul-Ind/Co, SVO, SL, CGA, AgA x 3 seeds",
-          SSDConfig, budget="about 45 min")
+          SSDConfig, budget="about 25 min")
 def run_cleanup(config: SSDConfig, progress, context: rl.RunContext | None = None) -> Results:
     return _run_experiment("cleanup", config, progress, context)
 
 
 @register("aga-harvest", "AgA §5.2: Harvest, 5 agents, PPO with Simul-Ind/Co, SVO, SL, CGA, AgA x 3 seeds",
-          SSDConfig, budget="about 40 min")
+          SSDConfig, budget="about 15 min")
 def run_harvest(config: SSDConfig, progress, context: rl.RunContext | None = None) -> Results:
     return _run_experiment("harvest", config, progress, context)

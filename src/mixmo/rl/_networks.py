@@ -49,8 +49,8 @@ def mlp(key: jax.Array, sizes: Sequence[int], head_scale: float, activation: str
     """An `MLP` with layer sizes `sizes = (in, hidden..., out)`, scaled normal weights and zero biases.
 
     Weights are truncated normal with variance gain^2 / fan_in: gain sqrt(2) for hidden layers (He init),
-    `head_scale` for the last (0.01 for a policy head, so the first policy is near uniform; 1.0 for a value
-    head), the gains of Huang et al. 2022 ("The 37 Implementation Details of PPO", details 2–3). Not their
+    `head_scale` for the last (e.g. 0.01 for a near-uniform first policy, as in Huang et al. 2022, "The 37
+    Implementation Details of PPO", details 2–3; `mixmo.rl.PPOConfig` uses 1.0, see docs/rl.md). Not their
     orthogonal matrices: on the project's CPU (jaxlib 0.10.2) a QR decomposition compiled into the same
     program as the environments' reset deadlocked XLA's thread pool.
     """

@@ -85,8 +85,10 @@ class PPOConfig:
     """Hidden layer widths of each critic MLP."""
     activation: str = "relu"
     """Hidden activation: relu or tanh."""
-    policy_head_scale: float = 0.01
-    """Initial weight scale (gain) of each policy's output layer; 0.01 gives near-uniform first policies."""
+    policy_head_scale: float = 1.0
+    """Initial weight scale (gain) of each policy's output layer. Not PPO's usual 0.01: that makes the hidden
+    layers' gradients tiny at the start, so the second-order terms of CGA and AgA dominate their Adam updates
+    and drive the hidden units dead (docs/rl.md, "Policy head initialisation")."""
     scan_minibatches: bool = True
     """Loop over epochs and minibatches with lax.scan (True) or unrolled in the trace (False)."""
     nan_at_update: int = 0
