@@ -4,6 +4,8 @@ from mixmo.experiments import public_goods as public_goods  # noqa: F401  (regis
 from mixmo.experiments import methods_ipd as methods_ipd  # noqa: F401  (registers)
 from mixmo.experiments import toy as toy  # noqa: F401  (registers)
 from mixmo.experiments._registry import EXPERIMENTS as EXPERIMENTS
+from mixmo.experiments._registry import VERDICTS as VERDICTS
+from mixmo.experiments._registry import Claim as Claim
 from mixmo.experiments._registry import ConfigError as ConfigError
 from mixmo.experiments._registry import Experiment as Experiment
 from mixmo.experiments._registry import Results as Results

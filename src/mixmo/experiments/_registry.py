@@ -17,6 +17,36 @@ class ConfigError(ValueError):
     """A user's configuration is invalid; the message names the problem and the fix."""
 
 
+VERDICTS = ("reproduced", "close", "differs", "not comparable")
+"""How a measured number stands against the paper's, in `mixmo reproduce`'s combined report."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One number or finding of a paper beside ours (a row of `mixmo reproduce`'s combined report).
+
+    Attributes:
+        source: where the paper states it, e.g. "Table 1", "Fig. 9", "§5.2".
+        quantity: what is compared, e.g. "AgA social welfare".
+        paper: the paper's value as text, e.g. "2.903 ± 0.023".
+        ours: our measured value as text.
+        verdict: one of `VERDICTS`.
+        reason: why it differs or is not comparable (budget, an inconsistency in the paper, ...); may be empty
+            when reproduced.
+    """
+
+    source: str
+    quantity: str
+    paper: str
+    ours: str
+    verdict: str
+    reason: str = ""
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"Claim verdict must be one of {VERDICTS}, got {self.verdict!r}.")
+
+
 @dataclass
 class Results:
     """What an experiment returns; `mixmo.report.write_results` turns it into a results folder.
@@ -27,6 +57,7 @@ class Results:
         figures: file stem -> matplotlib Figure, saved as PNG.
         report: the Markdown report body (measured numbers beside the paper's).
         table_columns: the summary columns shown in the terminal table, in order.
+        claims: the paper's numbers beside ours with a verdict each (for `mixmo reproduce`).
     """
 
     summary: pd.DataFrame
@@ -34,6 +65,7 @@ class Results:
     figures: dict[str, Any] = field(default_factory=dict)
     report: str = ""
     table_columns: list[str] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -45,16 +77,27 @@ class Experiment:
     config_type: type
     run: Callable[[Any, Callable[[str, int], Any]], Results]
     budget: str = ""  # how long the default configuration takes on a 2-core CPU, for `mixmo list`
+    paper: str = ""  # "aga", "d3c" or "" (beyond the papers): which `mixmo reproduce PAPER` runs it
+    budgets: dict[str, dict[str, str]] = field(default_factory=dict)  # "smoke" / "paper" -> --set overrides
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
-def register(name: str, description: str, config_type: type, budget: str = ""):
-    """Decorator: register `run(config, progress) -> Results` under `name`."""
+def register(name: str, description: str, config_type: type, budget: str = "", paper: str = "",
+             budgets: dict[str, dict[str, str]] | None = None):
+    """Decorator: register `run(config, progress) -> Results` under `name`.
+
+    Args:
+        budget: how long the default configuration takes on a 2-core CPU (shown by `mixmo list`).
+        paper: "aga" or "d3c" when the experiment reproduces part of that paper (`mixmo reproduce PAPER`).
+        budgets: `--set`-style overrides (name -> text value) for the non-default budgets of
+            `mixmo reproduce --budget`: "smoke" (minutes on a 2-core CPU, all of a paper together) and
+            "paper" (the paper's own budget). The default budget is the config's defaults.
+    """
 
     def wrap(run):
-        EXPERIMENTS[name] = Experiment(name, description, config_type, run, budget)
+        EXPERIMENTS[name] = Experiment(name, description, config_type, run, budget, paper, dict(budgets or {}))
         return run
 
     return wrap
