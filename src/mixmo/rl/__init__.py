@@ -4,6 +4,7 @@
   `GameMethod` (Simul-Ind = IPPO, Simul-Co, CGA, SGA, AgA ...); SVO and SL shape rewards (`svo`, `sl`).
 - building blocks: `gae`, `clipped_surrogate`, `clipped_value_loss`, `normalise`, `batchify` /
   `unbatchify`, `stack` / `unstack`, `shuffled_minibatches`, equinox `MLP`s stacked per agent;
+- reward mixing (`selfish`, `cooperative`, `d3c`: D3C Algorithms 1–3), `mix_rewards`, `relative_attention`;
 - runs: checkpoints (`save_checkpoint` / `load_checkpoint`), loggers, policy rollouts as GIFs.
 """
 
@@ -45,3 +46,14 @@ from mixmo.rl._loggers import check_loggers as check_loggers
 from mixmo.rl._loggers import make_loggers as make_loggers
 from mixmo.rl._render import policy_rollout_frames as policy_rollout_frames
 from mixmo.rl._render import write_gif as write_gif
+from mixmo.rl._mixing import COINS as D3C_COINS
+from mixmo.rl._mixing import TRUST_YOUR_BROTHER as D3C_TRUST_YOUR_BROTHER
+from mixmo.rl._mixing import D3CRLConfig as D3CRLConfig
+from mixmo.rl._mixing import D3CState as D3CState
+from mixmo.rl._mixing import RewardMixer as RewardMixer
+from mixmo.rl._mixing import cooperative as cooperative
+from mixmo.rl._mixing import d3c as d3c
+from mixmo.rl._mixing import fixed as fixed
+from mixmo.rl._mixing import mix_rewards as mix_rewards
+from mixmo.rl._mixing import relative_attention as relative_attention
+from mixmo.rl._mixing import selfish as selfish
