@@ -16,6 +16,7 @@ call of `jit(vmap(trainer.run))`. After every segment it checks the metrics for 
 from __future__ import annotations
 
 import signal
+import time
 import sys
 import threading
 from dataclasses import dataclass
@@ -134,7 +135,8 @@ def train_segments(
 
     Returns:
         `(states, metrics)`: the final `TrainState` (leading seed axis) and all metrics as numpy arrays
-        `(seeds, num_updates, ...)`.
+        `(seeds, num_updates, ...)`, including `seconds`, the wall time of each update (its segment's time
+        shared equally, compilation included).
 
     Raises:
         NonFiniteError: a loss or parameter went NaN/inf (the checkpoint on disk is the last good one).
@@ -165,8 +167,12 @@ def train_segments(
             n = min(segment, total - done)
             if n not in runners:
                 runners[n] = jax.jit(jax.vmap(lambda s, n=n: trainer.run(s, n)))
+            start = time.perf_counter()
             new_states, metrics = runners[n](states)
             metrics = metrics_to_numpy(jax.device_get(metrics))
+            # wall time per update (compilation included), kept with the metrics so a resumed run reports the
+            # whole run's time
+            metrics["seconds"] = np.full(metrics["policy_loss"].shape, (time.perf_counter() - start) / n)
             bad = first_nonfinite(metrics)
             if bad is not None:
                 j, seed, quantity = bad
