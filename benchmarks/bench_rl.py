@@ -1,4 +1,5 @@
-"""End-to-end multi-agent PPO throughput on Cleanup (5 agents): IPPO (Simul-Ind) against AgA.
+"""End-to-end multi-agent PPO throughput on Cleanup (5 agents): IPPO (Simul-Ind) against AgA; and A2C (D3C's
+learner, Appx. G.1) with and without D3C reward mixing on Coins and Cleanup.
 
 Environment steps per second count one step of the environment, all 5 agents acting, learning included:
 each timed call runs whole PPO updates (rollout of num_envs x num_steps steps, GAE, epochs of minibatch
@@ -21,10 +22,10 @@ from _util import machine, median_seconds, parse_args
 from mixmo import envs, rl
 
 
-def measure(env, method, seeds: int, segment: int, repeats: int, **overrides):
-    """`(seconds per update, env steps per second over all seeds, compile seconds)`."""
-    config = rl.PPOConfig(total_steps=10**9, hidden=(64,), critic_hidden=(64,), **overrides)
-    trainer = rl.make_train(config, env, method)
+def measure(env, method, seeds: int, segment: int, repeats: int, config=None, mixer=None, **overrides):
+    """`(seconds per update, env steps per second over all seeds, compile seconds)`; PPO unless `config`."""
+    config = config or rl.PPOConfig(total_steps=10**9, hidden=(64,), critic_hidden=(64,), **overrides)
+    trainer = rl.make_train(config, env, method, mixer=mixer)
     states = jax.block_until_ready(jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.key(0), seeds)))
     start = time.perf_counter()
     run = jax.jit(jax.vmap(lambda s: trainer.run(s, segment))).lower(states).compile()
@@ -65,6 +66,24 @@ def main():
         if {"IPPO", "AgA"} <= set(times):
             loop = "scan" if scanned else "unrolled"
             print(f"| {seeds} | {loop} | {segment} | {times['AgA'] / times['IPPO']:.2f} |")
+    a2c_table(repeats, quick=args.quick)
+
+
+def a2c_table(repeats: int, quick: bool):
+    """A2C (16 envs x 100-step unrolls, one RMSProp step per update) without and with reward mixing."""
+    config = rl.A2CConfig(total_steps=10**9)
+    print("\nA2C (D3C Appx. G.1): 16 envs x 100 steps per update, one gradient step; MLPs 64 wide; "
+          f"4 updates per call, median of {repeats} calls after compilation\n")
+    print("| env | mixing | seeds | s / update | env steps/s | compile (s) |")
+    print("|---|---|---:|---:|---:|---:|")
+    seeds = (3,) if quick else (1, 3)
+    for env_name in ("coins", "cleanup"):
+        env = envs.make(env_name)
+        for mixing in ("none", "d3c"):
+            mixer = rl.d3c() if mixing == "d3c" else None
+            for n in seeds:
+                seconds, sps, compile_s = measure(env, mixmo.methods.simul_ind(), n, 4, repeats, config, mixer)
+                print(f"| {env_name} | {mixing} | {n} | {seconds:.3f} | {sps:,.0f} | {compile_s:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["bench_directions.py", "bench_learn.py", "bench_cli.py", "bench_envs.py", "bench_d3c.py"]
+SCRIPTS = ["bench_directions.py", "bench_learn.py", "bench_cli.py", "bench_envs.py", "bench_d3c.py", "bench_smax.py"]
 
 if __name__ == "__main__":
     for script in SCRIPTS:

@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="continue an interrupted RL run in DIR from its checkpoints, with DIR's config.json")
     run.add_argument("--logger", action="append", choices=("tensorboard", "wandb"), default=[],
                      help="also stream training curves to TensorBoard or Weights & Biases (RL experiments; repeatable)")
+    _reproduce_parser(commands)
     sweep = commands.add_parser(
         "sweep", help="run one experiment over a grid of settings (locally or on a Ray cluster)",
         description="Run an experiment at every point of a grid of settings and gather the summary rows into one "
@@ -77,6 +78,37 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--upscale", type=_positive_int, default=2, help="pixel enlargement (default 2)")
     render.add_argument("--out", type=Path, required=True, help="the GIF to write (must end in .gif)")
     return parser
+
+
+def _reproduce_parser(commands) -> None:
+    from mixmo.reproduce import BUDGETS, CHOICES
+
+    budgets = "\n".join(f"  {name:<8} {text}" for name, text in BUDGETS.items())
+    reproduce = commands.add_parser(
+        "reproduce", help="run every experiment of a paper and write one combined report with verdicts",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run every registered experiment of the AgA paper, the D3C paper or both (all: plus the\n"
+                    "beyond-paper experiments, as an appendix) into OUT/<experiment>/, as `mixmo run` would, then\n"
+                    "write OUT/report.md, OUT/report.html and OUT/verdicts.png: for each table and figure of the\n"
+                    "paper, the paper's number, ours and a verdict (reproduced / close / differs / not comparable,\n"
+                    "with the reason), each experiment's figures and a link to its own report.\n\n"
+                    "An experiment that fails is recorded as failed, the others still run, and the exit status\n"
+                    "is 1.\n\n"
+                    f"budgets:\n{budgets}",
+        epilog="example:\n"
+               "  mixmo reproduce all --budget smoke --out results/smoke   # then open results/smoke/report.html\n"
+               "  mixmo reproduce d3c --budget paper --out results/d3c --resume   # continue an interrupted run")
+    reproduce.add_argument("paper", metavar="PAPER", help=f"which paper: {', '.join(CHOICES)}")
+    reproduce.add_argument("--budget", default="default", metavar="BUDGET",
+                           help=f"{', '.join(BUDGETS)} (default: default)")
+    reproduce.add_argument("--out", type=Path, help="results folder (default "
+                           "results/reproduce/PAPER-BUDGET-<timestamp>/); must be new unless --resume")
+    reproduce.add_argument("--seeds", type=_positive_int, help="independent runs in every experiment that has a "
+                                                               "seeds setting (overrides the budget)")
+    reproduce.add_argument("--resume", action="store_true",
+                           help="continue the run in --out: keep the experiments already complete there (same "
+                                "settings), resume interrupted RL runs from their checkpoints, run the rest")
+    reproduce.add_argument("--quiet", action="store_true", help="no progress bar and no line per experiment")
 
 
 def _positive_int(text: str) -> int:
@@ -155,13 +187,6 @@ def _render(args) -> int:
     return 0
 
 
-def _progress_bar(quiet: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True), transient=True, disable=quiet)
-
-
 def _with_budget_flags(args) -> dict[str, str]:
     overrides = _overrides(args.overrides)
     for flag in ("seeds", "steps"):
@@ -171,7 +196,7 @@ def _with_budget_flags(args) -> dict[str, str]:
 
 
 def _sweep(args, console: Console) -> int:
-    from mixmo import report, sweep
+    from mixmo import report, runner, sweep
 
     if args.address and args.executor != "ray":
         from mixmo.experiments import ConfigError
@@ -181,7 +206,7 @@ def _sweep(args, console: Console) -> int:
     points = sweep.expand(args.name, _with_budget_flags(args), grid)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     out_dir = report.prepare_out_dir(args.out or Path("results") / "sweeps" / args.name / stamp)
-    with _progress_bar(args.quiet) as bar:
+    with runner.progress_bar(args.quiet) as bar:
         task = bar.add_task(f"{args.name}: grid points", total=len(points))
         advance = lambda: bar.advance(task)  # noqa: E731
         if args.executor == "ray":
@@ -196,12 +221,6 @@ def _sweep(args, console: Console) -> int:
     print(sweep.markdown_table(table))
     print(f"sweep: {written}/ ({len(outcomes)} points, {failed} failed)")
     return 1 if failed else 0
-
-
-def _takes_context(experiment) -> bool:
-    import inspect
-
-    return "context" in inspect.signature(experiment.run).parameters
 
 
 def _resume_config(experiment, run_dir: Path, name: str):
@@ -226,43 +245,19 @@ def _resume_config(experiment, run_dir: Path, name: str):
     return config
 
 
-def _write_into(results, config, out_dir: Path, name: str) -> Path:
-    """`report.write_results` into a folder that already holds the run's checkpoints and logs."""
-    import os
-    import shutil
-
-    from mixmo import report
-
-    staging = out_dir.parent / f".{out_dir.name}.results-{os.getpid()}"
-    report.write_results(results, config, staging, name)
-    try:
-        for item in staging.iterdir():
-            os.replace(item, out_dir / item.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out_dir
-
-
 def _run_with_context(args, experiment, config, out_dir: Path, progress) -> int | tuple:
     """Run an experiment that keeps checkpoints/logs in its results folder (the RL experiments)."""
-    import dataclasses
-    import json
-
-    from mixmo import rl
+    from mixmo import rl, runner
     from mixmo.experiments import ConfigError
 
     try:
         rl.check_loggers(args.logger)
     except rl.LoggerUnavailable as error:
         raise ConfigError(str(error)) from None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if not args.resume:
-        (out_dir / "config.json").write_text(json.dumps(
-            {"experiment": args.name, **dataclasses.asdict(config)}, indent=2) + "\n")
-    context = rl.RunContext(run_dir=out_dir, resume=bool(args.resume), loggers=tuple(args.logger))
     resume_hint = f"continue with: mixmo run {args.name} --resume {out_dir}"
     try:
-        return (experiment.run(config, progress, context=context),)
+        return (runner.run_in_folder(experiment, config, progress, out_dir, resume=bool(args.resume),
+                                     loggers=tuple(args.logger)),)
     except rl.NonFiniteError as error:
         print(f"mixmo: stopped: {error}", file=sys.stderr)
         return 1
@@ -277,14 +272,14 @@ def _run_with_context(args, experiment, config, out_dir: Path, progress) -> int 
 def _run(args, console: Console) -> int:
     import dataclasses
 
-    from mixmo import experiments, report
+    from mixmo import experiments, report, runner
     from mixmo.experiments import ConfigError
     from mixmo.experiments._methods import DISPLAY
 
     experiment = experiments.get(args.name)
-    takes_context = _takes_context(experiment)
+    takes_context = runner.takes_context(experiment)
     if (args.resume or args.logger) and not takes_context:
-        rl_names = sorted(n for n, e in experiments.EXPERIMENTS.items() if _takes_context(e))
+        rl_names = sorted(n for n, e in experiments.EXPERIMENTS.items() if runner.takes_context(e))
         raise ConfigError(f"--resume and --logger are for the RL experiments ({', '.join(rl_names)}), "
                           f"not {args.name}.")
     if args.resume:
@@ -307,12 +302,8 @@ def _run(args, console: Console) -> int:
     else:
         out_dir = report.prepare_out_dir(args.out or Path("results") / args.name / stamp)
 
-    with _progress_bar(args.quiet) as bar:
-
-        def progress(label: str, total: int):
-            task = bar.add_task(f"{args.name}: {label}", total=total)
-            return lambda amount=1: bar.advance(task, amount)
-
+    with runner.progress_bar(args.quiet) as bar:
+        progress, _ = runner.progress_callback(bar, args.name)
         if takes_context:
             outcome = _run_with_context(args, experiment, config, out_dir, progress)
             if isinstance(outcome, int):
@@ -322,11 +313,36 @@ def _run(args, console: Console) -> int:
             results = experiment.run(config, progress)
     console.print(report.summary_table(results, args.name, DISPLAY))
     if takes_context:
-        written = _write_into(results, config, out_dir, args.name)
+        written = runner.write_into(results, config, out_dir, args.name)
     else:
         written = report.write_results(results, config, out_dir, args.name)
     console.print(f"results: {written}/ (report.md, summary.json, metrics.csv, figures)", highlight=False)
     return 0
+
+
+def _reproduce(args, argv: list[str] | None) -> int:
+    from mixmo import reproduce
+    from mixmo.experiments import ConfigError, _claims
+
+    if args.resume and args.out is None:
+        raise ConfigError("--resume needs --out DIR, the folder of the run to continue.")
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out_dir = args.out or Path("results") / "reproduce" / f"{args.paper}-{args.budget}-{stamp}"
+    command = "mixmo " + " ".join(sys.argv[1:] if argv is None else argv)
+    try:
+        path, outcomes = reproduce.reproduce(args.paper, args.budget, out_dir, seeds=args.seeds, resume=args.resume,
+                                             quiet=args.quiet, command=command)
+    except KeyboardInterrupt as error:
+        print(f"mixmo: interrupted; the experiments finished so far are in {out_dir}; continue with: mixmo reproduce "
+              f"{args.paper} --budget {args.budget} --out {out_dir} --resume", file=sys.stderr)
+        return 128 + getattr(error, "signum", 2)
+    failed = [o.name for o in outcomes if o.status == "failed"]
+    counts = _claims.count(claim for outcome in outcomes for claim in outcome.claims)
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items())
+    print(f"reproduce: {path} ({len(outcomes)} experiments, {len(failed)} failed; claims: {summary or 'none'})")
+    if failed:
+        print(f"mixmo: failed: {', '.join(failed)} (see {path})", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -344,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
             return _envs()
         if args.command == "render":
             return _render(args)
+        if args.command == "reproduce":
+            return _reproduce(args, argv)
         return _run(args, console)
     except ConfigError as error:
         print(f"mixmo: error: {error}", file=sys.stderr)

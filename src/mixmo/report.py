@@ -1,4 +1,5 @@
-"""Results folders and terminal tables: `config.json`, `metrics.csv`, `summary.json`, PNGs and `report.md`.
+"""Results folders and terminal tables: `config.json`, `metrics.csv`, `summary.json`, `claims.json`, PNGs and
+`report.md`.
 
 A folder is written under a temporary name and renamed at the end, so an interrupted or failed run never
 leaves a half-written folder that looks complete.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from mixmo.experiments._registry import ConfigError, Results
+from mixmo.experiments._registry import Claim, ConfigError, Results
 
 
 def prepare_out_dir(out_dir: Path) -> Path:
@@ -46,6 +47,8 @@ def write_results(results: Results, config, out_dir: Path, experiment: str) -> P
         results.metrics.to_csv(staging / "metrics.csv", index=False)
         rows = [{k: _json_value(v) for k, v in row.items()} for row in results.summary.to_dict("records")]
         (staging / "summary.json").write_text(json.dumps(rows, indent=2, allow_nan=False) + "\n")
+        claims = [dataclasses.asdict(claim) for claim in results.claims]
+        (staging / "claims.json").write_text(json.dumps(claims, indent=2, ensure_ascii=False) + "\n")
         for stem, figure in results.figures.items():
             figure.savefig(staging / f"{stem}.png", dpi=120)
             plt.close(figure)
@@ -57,6 +60,12 @@ def write_results(results: Results, config, out_dir: Path, experiment: str) -> P
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out_dir
+
+
+def read_claims(out_dir: Path) -> list[Claim]:
+    """The claims a results folder holds (`claims.json`; none if the folder predates it)."""
+    path = Path(out_dir) / "claims.json"
+    return [Claim(**item) for item in json.loads(path.read_text())] if path.exists() else []
 
 
 def _json_value(value):

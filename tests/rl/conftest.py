@@ -10,9 +10,6 @@ Both settings are restored after the tests.
 import jax
 import pytest
 
-TINY = ["--set", "num_agents=2", "--set", "max_steps=16", "--set", "num_envs=2", "--set", "num_steps=8",
-        "--set", "num_minibatches=2", "--set", "update_epochs=1", "--set", "hidden=8", "--set", "critic_hidden=8",
-        "--set", "seeds=2", "--set", "gif_steps=0", "--quiet"]
 
 
 def _read(name):

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import TINY
+from rl_helpers import TINY
 from mixmo.cli import main
 from mixmo.rl import _driver
 

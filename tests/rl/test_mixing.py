@@ -37,7 +37,7 @@ def test_mixing_is_budget_balanced(n, seed):
                                atol=1e-5)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(st.integers(2, 5), st.integers(0, 2**31 - 1))
 def test_rows_and_trials_stay_on_the_simplex_and_inside_the_logit_bounds(n, seed):
     returns = np.random.default_rng(seed).normal(scale=50.0, size=(40, n))

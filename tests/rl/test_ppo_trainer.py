@@ -9,6 +9,7 @@ import optax
 import pytest
 
 import mixmo
+from rl_helpers import tiny_batch
 from mixmo import envs, rl
 
 CONFIG = rl.PPOConfig(total_steps=32, num_envs=2, num_steps=8, num_minibatches=2, update_epochs=1, hidden=(8,),
@@ -23,11 +24,7 @@ def env():
 @pytest.fixture(scope="module")
 def rollout(env):
     """A real state, rollout and whole-rollout batch from a tiny Cleanup (2 agents, 2 envs x 8 steps)."""
-    trainer = rl.make_train(CONFIG, env)
-    state = jax.jit(trainer.init)(jax.random.key(0))
-    state, traj, _ = jax.jit(trainer.rollout)(state, jax.random.key(1))
-    batch = jax.jit(trainer.advantages)(state, traj)
-    return state, traj, batch
+    return tiny_batch(CONFIG, env)
 
 
 def _agent(tree, i):

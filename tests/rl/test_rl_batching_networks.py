@@ -137,7 +137,8 @@ def test_sigterm_during_training_is_deferred_to_the_segment_end():
 def test_wandb_logger_namespaces_metrics(tmp_path, monkeypatch):
     import types
 
-    from mixmo.experiments.aga_ssd import ENV_STATS, _log_segment
+    from mixmo.experiments._rl_common import log_segment
+    from mixmo.experiments.aga_ssd import ENV_STATS
 
     calls = []
 
@@ -161,7 +162,8 @@ def test_wandb_logger_namespaces_metrics(tmp_path, monkeypatch):
     segment["stat/episode_return"][:, 1] = [[4.0, 2.0], [2.0, 0.0]]  # per seed, summed over 2 episodes each
     for name in ENV_STATS["cleanup"]:
         segment[f"stat/{name}"] = np.ones((seeds, updates, n))
-    _log_segment([logger], rl.PPOConfig(num_envs=2, num_steps=8, total_steps=16), ENV_STATS["cleanup"])(segment, 10)
+    log_segment([logger], rl.PPOConfig(num_envs=2, num_steps=8, total_steps=16).batch_steps,
+                ENV_STATS["cleanup"])(segment, 10)
     logger.finish()
     init = calls[0][1]
     assert init["group"] == "cleanup" and init["name"] == "cleanup/aga" and init["config"] == {"lam": 100.0}

@@ -18,6 +18,7 @@ from mixmo.envs._base import MultiAgentEnv
 from mixmo.envs.cleanup import CleanupEnv, CleanupParams, cleanup_10x10, mini_cleanup
 from mixmo.envs.coins import CoinsEnv, CoinsParams
 from mixmo.envs.harvest import HarvestEnv, HarvestParams, harvest_patch
+from mixmo.envs.smax_mmm2 import SMAXParams, mmm2, selfish_mmm2  # jaxmarl is imported when one is built
 from mixmo.envs.trust_your_brother import TrustYourBrotherEnv, TrustYourBrotherParams
 
 
@@ -45,6 +46,9 @@ _REGISTRY: dict[str, _Entry] = {
     "cleanup_10x10": _Entry(cleanup_10x10, CleanupParams, CleanupEnv, "LIO's 10 x 10 Cleanup, 2 agents"),
     "harvest_patch": _Entry(harvest_patch, HarvestParams, HarvestEnv, "Harvest with six apple patches"),
     "coin_game": _Entry(_coin_game, None, None, "JaxMARL's 3 x 3 torus coin game (needs jaxmarl)"),
+    "selfish_mmm2": _Entry(selfish_mmm2, SMAXParams, selfish_mmm2,
+                           "Selfish-MMM2: SMAX MMM2 with Medivacs, 10 agents, selfish rewards (needs jaxmarl)"),
+    "mmm2": _Entry(mmm2, SMAXParams, mmm2, "SMAX MMM2 with Medivacs, 10 agents, shared team reward (needs jaxmarl)"),
 }
 
 

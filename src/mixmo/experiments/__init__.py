@@ -18,3 +18,6 @@ from mixmo.experiments import d3c_prisoners as d3c_prisoners  # noqa: F401  (reg
 from mixmo.experiments import d3c_paradoxes as d3c_paradoxes  # noqa: F401  (registers)
 from mixmo.experiments import d3c_teams as d3c_teams  # noqa: F401  (registers)
 from mixmo.experiments import aga_ssd as aga_ssd  # noqa: F401  (registers)
+from mixmo.experiments import aga_smax as aga_smax  # noqa: F401  (registers)
+from mixmo.experiments import d3c_tyb as d3c_tyb  # noqa: F401  (registers)
+from mixmo.experiments import d3c_rl as d3c_rl  # noqa: F401  (registers)

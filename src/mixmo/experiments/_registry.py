@@ -152,7 +152,15 @@ def make_config(config_type: type, overrides: dict[str, str]):
 
 
 def field_docs(config_type: type) -> dict[str, str]:
-    """The docstring written under each field of a config dataclass (for `mixmo run NAME --show-config`)."""
+    """The docstring written under each field of a config dataclass and of its dataclass bases (for
+    `mixmo run NAME --show-config`); a subclass's own docstring wins."""
+    docs = {}
+    for cls in reversed([c for c in config_type.__mro__ if dataclasses.is_dataclass(c)]):
+        docs.update(_own_field_docs(cls))
+    return docs
+
+
+def _own_field_docs(config_type: type) -> dict[str, str]:
     tree = ast.parse(textwrap.dedent(inspect.getsource(config_type)))
     body = tree.body[0].body
     docs = {}

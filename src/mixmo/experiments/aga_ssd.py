@@ -13,16 +13,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
 
 import jax
 import numpy as np
 import pandas as pd
 
 from mixmo import envs, methods, metrics, rl
-from mixmo.experiments import _common
+from mixmo.experiments import _claims, _common, _rl_common
 from mixmo.experiments._methods import DISPLAY
-from mixmo.experiments._registry import ConfigError, Results, register
+from mixmo.experiments._registry import Claim, ConfigError, Results, register
 
 # What the paper's text gives for §5.2 (the seeds hold no full table): AgA's mean social welfare and margins.
 PAPER = {
@@ -167,33 +166,17 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
     env = envs.make(env_name, num_agents=config.num_agents, max_steps=config.max_steps)
     ppo = ppo_config(config)
     all_runs = runs(config)
-    keys = jax.random.split(jax.random.key(config.seed), config.seeds)
     run_dir = context.run_dir
-    try:
-        loggers = rl.make_loggers(context.loggers, run_dir or Path("."), env_name) if context.loggers else []
-    except rl.LoggerUnavailable as error:
-        raise ConfigError(str(error)) from None
-    advance = progress(f"updates ({len(all_runs)} runs x {ppo.num_updates})", len(all_runs) * ppo.num_updates)
-    frames, per_update, final_policies, timings = [], [], {}, {}
-    try:
-        for run_id, lam in all_runs:
-            method, shaping = build(run_id, config)
-            trainer = rl.make_train(replace(ppo, nan_at_update=config.nan_at_update), env, method, shaping)
-            for logger in loggers:
-                logger.start(run_id, {**asdict(config), "run": run_id})
-            on_segment = _log_segment(loggers, ppo, ENV_STATS[env_name]) if loggers else None
-            checkpoint = run_dir / "checkpoints" / run_id if run_dir is not None else None
-            states, history = rl.train_segments(
-                trainer, keys, label=f"{env_name} {run_id}", segment=config.checkpoint_every,
-                checkpoint_dir=checkpoint, resume=context.resume, advance=advance, on_segment=on_segment)
-            timings[run_id] = float(history["seconds"][0].sum())
-            for logger in loggers:
-                logger.finish()
-            final_policies[run_id] = states.policy
-            per_update.append(_tidy(run_id, lam, history, ppo, ENV_STATS[env_name]))
-    finally:
-        for logger in loggers:
-            logger.finish()
+
+    def make_trainer(run_id):
+        method, shaping = build(run_id, config)
+        return rl.make_train(replace(ppo, nan_at_update=config.nan_at_update), env, method, shaping)
+
+    states, histories, timings = _rl_common.train_runs(
+        [run_id for run_id, _ in all_runs], make_trainer, config, context, progress, label=env_name,
+        stats=ENV_STATS[env_name])
+    final_policies = {run_id: s.policy for run_id, s in states.items()}
+    per_update = [_tidy(run_id, lam, histories[run_id], ppo, ENV_STATS[env_name]) for run_id, lam in all_runs]
     curves = pd.concat(per_update, ignore_index=True)
     summary = _summary(curves, all_runs, config, ppo)
     gif = None
@@ -208,63 +191,52 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
         figures={"training_curves": _figure(curves, all_runs, env_name)},
         report=_report(env_name, config, ppo, summary, timings, gif),
         table_columns=["social_welfare", "equality"] + [f"return_{i}" for i in range(config.num_agents)],
+        claims=claims(env_name, config, summary),
     )
 
 
-def _log_segment(loggers, ppo: rl.PPOConfig, stats):
-    def log(segment_metrics: dict[str, np.ndarray], first_update: int):
-        updates = segment_metrics["policy_loss"].shape[1]
-        for j in range(updates):
-            update = first_update + j + 1
-            scalars = {
-                "loss/policy": segment_metrics["policy_loss"][:, j].mean(),
-                "loss/collective": segment_metrics["collective_loss"][:, j].mean(),
-                "loss/value": segment_metrics["value_loss"][:, j].mean(),
-                "policy/entropy": segment_metrics["entropy"][:, j].mean(),
-                "policy/approx_kl": segment_metrics["approx_kl"][:, j].mean(),
-                "policy/direction_norm": segment_metrics["direction_norm"][:, j].mean(),
-            }
-            episodes = segment_metrics["episodes"][:, j].sum()
-            if episodes > 0:
-                returns = segment_metrics["stat/episode_return"][:, j].sum(axis=0) / episodes
-                for i, r in enumerate(returns):
-                    scalars[f"train/return_{i}"] = r
-                scalars["train/social_welfare"] = returns.sum()
-                scalars["train/equality"] = float(metrics.equality(returns)) if returns.mean() > 0 else float("nan")
-                for name in stats:
-                    if f"stat/{name}" in segment_metrics:
-                        scalars[f"train/{name}"] = segment_metrics[f"stat/{name}"][:, j].sum() / episodes
-            scalars = {k: float(v) for k, v in scalars.items()}
-            for logger in loggers:
-                logger.log(update * ppo.batch_steps, scalars)
-
-    return log
+def claims(env_name: str, config: SSDConfig, summary: pd.DataFrame) -> list[Claim]:
+    """Li et al. 2024, §5.2 (as `PAPER` quotes it): AgA has the highest social welfare on Cleanup and Harvest,
+    AgA's social welfare on Cleanup (105.15) and its margin over the next best method (Cleanup: about 56%;
+    Harvest: 33.55)."""
+    paper = PAPER[env_name]
+    source = f"§5.2 ({env_name.capitalize()})"
+    steps = int(summary["env_steps_per_seed"].iloc[0]) if len(summary) else 0
+    budget = _claims.shortfall(("environment steps per seed", steps, paper["env_steps"]), ("seeds", config.seeds, 3))
+    if config.num_agents != 5:
+        budget = _claims.join(budget, f"{config.num_agents} agents, the paper's 5")
+    main = summary[summary.setting_lam.isin(["-", f"{config.lam:g}"])]
+    values = {DISPLAY.get(r["method"], r["method"]): (r["social_welfare"], r["social_welfare_ci95"])
+              for r in main.to_dict("records")}
+    out = [_claims.best(source, "highest social welfare", "AgA", values, "AgA", digits=2, budget=budget)]
+    aga = main[main.method == "aga"]
+    others = main[main.method != "aga"].sort_values("social_welfare", ascending=False)
+    if aga.empty or others.empty:
+        return out
+    aga, nxt = aga.iloc[0], others.iloc[0]
+    spread = math.hypot(aga.social_welfare_ci95, nxt.social_welfare_ci95)
+    if paper["aga_social_welfare"] is not None:
+        out.append(_claims.number(source, "AgA social welfare", paper["aga_social_welfare"], aga.social_welfare,
+                                  ours_ci=aga.social_welfare_ci95, rtol=0.1, digits=2, budget=budget))
+    quantity = f"AgA's social welfare above the next best ({DISPLAY.get(nxt.method, nxt.method)})"
+    if env_name == "cleanup" and nxt.social_welfare <= 0:
+        out.append(_claims.not_comparable(source, quantity, "about 56%", f"{nxt.social_welfare:.2f} (next best)",
+                                          _claims.join(budget, "the next best social welfare is not positive: "
+                                                       "no relative margin")))
+    elif env_name == "cleanup":
+        out.append(_claims.number(source, quantity, 0.56, aga.social_welfare / nxt.social_welfare - 1, rtol=0.0,
+                                  atol=0.1, digits=2, paper_text="about 56%", budget=budget))
+    else:
+        out.append(_claims.number(source, quantity, 33.55, aga.social_welfare - nxt.social_welfare, ours_ci=spread,
+                                  rtol=0.1,
+                                  digits=2, budget=budget))
+    return out
 
 
 def _tidy(run_id: str, lam, history: dict[str, np.ndarray], ppo: rl.PPOConfig, stats) -> pd.DataFrame:
     """One row per seed x update: per-episode means of the episodes that ended in that update."""
-    method = run_id.partition("@")[0]
-    seeds, updates = history["policy_loss"].shape
-    episodes = history["episodes"]  # (S, U)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_episode = {k[5:]: v / episodes[..., None] for k, v in history.items() if k.startswith("stat/")}
-    returns = per_episode["episode_return"]  # (S, U, N)
-    sw = returns.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        eq = np.where(returns.mean(axis=-1) > 0, np.asarray(metrics.equality(returns)), np.nan)
-    frame = {
-        "method": method, "lam": lam if lam is not None else np.nan,
-        "seed": np.repeat(np.arange(seeds), updates), "update": np.tile(np.arange(1, updates + 1), seeds),
-        "env_steps": np.tile(np.arange(1, updates + 1) * ppo.batch_steps, seeds),
-        "episodes": episodes.ravel().astype(np.int64),
-    }
-    for i in range(returns.shape[-1]):
-        frame[f"return_{i}"] = returns[..., i].ravel()
-    frame["social_welfare"] = sw.ravel()
-    frame["equality"] = eq.ravel()
-    for name in stats:
-        if name in per_episode:
-            frame[name] = per_episode[name].sum(axis=-1).ravel()
+    common = _rl_common.episode_frame(run_id.partition("@")[0], history, ppo.batch_steps, stats)
+    frame = {"method": common.pop("method"), "lam": lam if lam is not None else np.nan, **common}
     for name in ("policy_loss", "collective_loss", "value_loss", "entropy", "approx_kl", "direction_norm"):
         frame[name] = history[name].ravel()
     df = pd.DataFrame(frame)
@@ -272,29 +244,12 @@ def _tidy(run_id: str, lam, history: dict[str, np.ndarray], ppo: rl.PPOConfig, s
     return df
 
 
-def _window_means(curves: pd.DataFrame, column: str, window: float, num_updates: int) -> np.ndarray:
-    """Per seed: the episode-weighted mean of `column` over episodes ending in the last `window` of training
-    (or, if none ended there, in the last update where any did)."""
-    first = num_updates - max(1, int(round(window * num_updates))) + 1
-    out = []
-    for _, rows in curves.groupby("seed", sort=True):
-        ended = rows[rows.episodes > 0]
-        late = ended[ended["update"] >= first]
-        if late.empty:
-            late = ended.tail(1)
-        if late.empty:
-            out.append(np.nan)
-            continue
-        out.append(float(np.average(late[column], weights=late.episodes)))
-    return np.asarray(out)
-
-
 def _summary(curves: pd.DataFrame, all_runs, config: SSDConfig, ppo: rl.PPOConfig) -> pd.DataFrame:
     rows = []
     for run_id, lam in all_runs:
         data = curves[curves.run == run_id]
         row = {"method": run_id.partition("@")[0], "setting_lam": f"{lam:g}" if lam is not None else "-"}
-        returns = np.stack([_window_means(data, f"return_{i}", config.window, ppo.num_updates)
+        returns = np.stack([_rl_common.window_means(data, f"return_{i}", config.window, ppo.num_updates)
                             for i in range(config.num_agents)], axis=-1)  # (seeds, N)
         _common.mean_and_ci(row, "social_welfare", returns.sum(axis=-1))
         with np.errstate(invalid="ignore"):
@@ -304,7 +259,7 @@ def _summary(curves: pd.DataFrame, all_runs, config: SSDConfig, ppo: rl.PPOConfi
             _common.mean_and_ci(row, f"return_{i}", returns[:, i])
         for name in EPISODE_STATS:
             if name in data:
-                _common.mean_and_ci(row, name, _window_means(data, name, config.window, ppo.num_updates))
+                _common.mean_and_ci(row, name, _rl_common.window_means(data, name, config.window, ppo.num_updates))
         first = ppo.num_updates - max(1, int(round(config.window * ppo.num_updates))) + 1
         late = data[data["update"] >= first].groupby("seed")["entropy"].mean().to_numpy()
         _common.mean_and_ci(row, "policy_entropy", late)
@@ -448,13 +403,21 @@ def _json(config) -> str:
     return json.dumps(asdict(config), indent=2)
 
 
+# `mixmo reproduce --budget smoke`: two agents, two updates of a tiny PPO, Simul-Ind and AgA.
+SMOKE = {"num_agents": "2", "max_steps": "16", "num_envs": "2", "num_steps": "8", "num_minibatches": "2",
+         "update_epochs": "1", "hidden": "8", "critic_hidden": "8", "seeds": "2", "gif_steps": "0",
+         "total_steps": "32", "methods": "simul-ind,aga"}
+
+
 @register("aga-cleanup", "AgA §5.2: Cleanup, 5 agents, PPO with Simul-Ind/Co, SVO, SL, CGA, AgA x 3 seeds",
-          SSDConfig, budget="about 25 min")
+          SSDConfig, budget="about 25 min", paper="aga",
+          budgets={"smoke": SMOKE, "paper": {"total_steps": "20000000"}})
 def run_cleanup(config: SSDConfig, progress, context: rl.RunContext | None = None) -> Results:
     return _run_experiment("cleanup", config, progress, context)
 
 
 @register("aga-harvest", "AgA §5.2: Harvest, 5 agents, PPO with Simul-Ind/Co, SVO, SL, CGA, AgA x 3 seeds",
-          SSDConfig, budget="about 15 min")
+          SSDConfig, budget="about 15 min", paper="aga",
+          budgets={"smoke": SMOKE, "paper": {"total_steps": "10000000"}})
 def run_harvest(config: SSDConfig, progress, context: rl.RunContext | None = None) -> Results:
     return _run_experiment("harvest", config, progress, context)

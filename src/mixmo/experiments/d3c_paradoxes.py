@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from mixmo import games
-from mixmo.experiments import _common
+from mixmo.experiments import _claims, _common
 from mixmo.experiments import _d3c_common as common
 from mixmo.experiments._methods import DISPLAY
-from mixmo.experiments._registry import Results, register
+from mixmo.experiments._registry import Claim, Results, register
 from mixmo.games._d3c_games import GOLDEN_RATIO_CONJUGATE
 
 PAPER_UNFAIR = {"loss_1": 1.079, "loss_2": -1.162, "A11/A12": 11 / 10}
@@ -61,7 +61,8 @@ class NashParadoxConfig:
 
 
 @register("d3c-nash-paradox", "D3C Appx. B: the Nash paradox; GD ends at the worst outcome (kappa < 0.618), D3C not",
-          NashParadoxConfig, budget="about 20 s")
+          NashParadoxConfig, budget="about 20 s", paper="d3c",
+          budgets={"smoke": {"seeds": "3", "steps": "10", "kappas": "0.3", "bound_runs": "3"}})
 def run_nash_paradox(config: NashParadoxConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     compared = common.both_methods(config)
@@ -93,7 +94,30 @@ def run_nash_paradox(config: NashParadoxConfig, progress) -> Results:
                    figures={"nash_paradox": _paradox_figure(config, summary, curves)},
                    report=_paradox_report(config, summary),
                    table_columns=["kappa", "ratio_to_optimal", "ratio_to_optimal_median", "runs_at_nash",
-                                  "price_of_anarchy"])
+                                  "price_of_anarchy"],
+                   claims=paradox_claims(config, summary))
+
+
+def paradox_claims(config: NashParadoxConfig, summary: pd.DataFrame) -> list[Claim]:
+    """Gemp et al. 2022, Appx. B (Game 1): gradient descent converges to the Nash (0, 0), the worst outcome for
+    kappa < 0.618; D3C does better (no number given)."""
+    defaults = NashParadoxConfig()
+    budget = _claims.shortfall(("runs", config.seeds, defaults.seeds), ("steps", config.steps, defaults.steps))
+    out = []
+    for kappa in config.kappas:
+        rows = {r["method"]: r for r in summary[summary.kappa == kappa].to_dict("records")}
+        if "gd" in rows:
+            at_nash = rows["gd"]["runs_at_nash"]
+            worst = " (the worst outcome)" if rows["gd"]["nash_is_worst_outcome"] else ""
+            out.append(_claims.finding("Appx. B", f"κ = {kappa:g}: gradient descent ends at the Nash{worst}",
+                                       "every run", f"{at_nash}/{config.seeds} runs", at_nash >= 0.99 * config.seeds,
+                                       nearly=at_nash >= 0.9 * config.seeds, budget=budget,
+                                       reason="runs end away from (0, 0)"))
+        if {"gd", "d3c"} <= set(rows):
+            values = {DISPLAY[m]: (r["ratio_to_optimal"], r["ratio_to_optimal_ci95"]) for m, r in rows.items()}
+            out.append(_claims.best("Appx. B", f"κ = {kappa:g}: D3C does better (lower total loss)", "D3C", values,
+                                    "D3C", higher=False, digits=4, budget=budget))
+    return out
 
 
 def _paradox_figure(config: NashParadoxConfig, summary: pd.DataFrame, curves):
@@ -187,7 +211,7 @@ class UnfairConfig:
 
 
 @register("d3c-unfair", "D3C Appx. F.6: efficient but unfair Game 2; D3C's final losses and A_11/A_12",
-          UnfairConfig, budget="about 10 s")
+          UnfairConfig, budget="about 10 s", paper="d3c", budgets={"smoke": {"seeds": "3", "steps": "10"}})
 def run_unfair(config: UnfairConfig, progress) -> Results:
     game = games.unfair()
     key = jax.random.key(config.seed)
@@ -228,7 +252,29 @@ def run_unfair(config: UnfairConfig, progress) -> Results:
                    figures={"unfair": _unfair_figure(pd.DataFrame(per_run), example)},
                    report=_unfair_report(config, summary),
                    table_columns=["loss_1", "loss_2", "runs_nash", "runs_halted", "runs_diverged",
-                                  "loss_1_halted", "loss_2_halted", "A11_over_A21_halted"])
+                                  "loss_1_halted", "loss_2_halted", "A11_over_A21_halted"],
+                   claims=unfair_claims(config, summary))
+
+
+def unfair_claims(config: UnfairConfig, summary: pd.DataFrame) -> list[Claim]:
+    """Gemp et al. 2022, Appx. F.6 (Game 2): D3C effectively halts near losses 1.079 and -1.162 with
+    A_11/A_12 about 11/10 (one run)."""
+    d3c = summary[summary.method == "d3c"]
+    quantities = [("D3C's final loss f_1", "loss_1_halted", PAPER_UNFAIR["loss_1"], "1.079"),
+                  ("D3C's final loss f_2", "loss_2_halted", PAPER_UNFAIR["loss_2"], "-1.162"),
+                  ("D3C's final A_11/A_12", "A11_over_A12_halted", PAPER_UNFAIR["A11/A12"], "≈ 11/10"),
+                  ("D3C's final A_11/A_21 (the transpose)", "A11_over_A21_halted", PAPER_UNFAIR["A11/A12"], "≈ 11/10")]
+    if d3c.empty or pd.isna(d3c.iloc[0]["loss_1_halted"]):
+        return [_claims.not_comparable("Appx. F.6", q, text, "–", "no D3C run halted (all ended at the Nash or "
+                                       "diverged)") for q, _, _, text in quantities]
+    row = d3c.iloc[0]
+    budget = _claims.shortfall(("steps", config.steps, UnfairConfig().steps))
+    median = f"median of the {row['runs_halted']} halted runs; the paper shows one run without its start"
+    transpose = ("f^A = Aᵀf (§2.1) puts the halting condition on column 1 of A, i.e. A_11/A_21; the paper's A_11/A_12 "
+                 "is it under f^A = A f")
+    notes = [median, median, transpose, median]
+    return [_claims.number("Appx. F.6", q, paper, float(row[key]), rtol=0.1, digits=3, paper_text=text, budget=budget,
+                           note=note) for (q, key, paper, text), note in zip(quantities, notes)]
 
 
 def _unfair_figure(per_run: pd.DataFrame, example):

@@ -15,13 +15,15 @@ import numpy as np
 import pandas as pd
 
 from mixmo import games, methods, metrics
-from mixmo.experiments import _common
+from mixmo.experiments import _claims, _common
 from mixmo.experiments import _d3c_common as common
 from mixmo.experiments._methods import DISPLAY
-from mixmo.experiments._registry import Results, register
+from mixmo.experiments._registry import Claim, Results, register
 
 # (n, c) -> (figure, the price of anarchy its caption states)
 PAPER_CAPTIONS = {(10, 1.0): ("Fig. 5", 10 / 9), (2, 1.0): ("Fig. 13", 2.0), (10, 1 / 9): ("Fig. 14", 10.0)}
+PAPER_RUNS = 1000  # Figs. 5, 13, 14: 1000 runs
+DEFAULT_STEPS = 1000  # the paper gives no step count; the claims are judged at our default
 
 
 def _caption(n: int, c: float):
@@ -74,7 +76,9 @@ class PrisonersConfig:
 
 
 @register("d3c-prisoners-dilemma", "D3C Figs. 5, 6, 13, 14: n-player prisoner's dilemma, n in {2, 10}, c in {1, 1/9}",
-          PrisonersConfig, budget="about 45 s")
+          PrisonersConfig, budget="about 45 s", paper="d3c",
+          budgets={"smoke": {"seeds": "3", "steps": "10", "ns": "2", "cs": "1,0.1111111111111111",
+                             "bound_runs": "3", "eps_ablation": "false"}})
 def run(config: PrisonersConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     compared = common.both_methods(config)
@@ -123,7 +127,44 @@ def run(config: PrisonersConfig, progress) -> Results:
     return Results(summary=summary, metrics=pd.DataFrame(per_run), figures=figures,
                    report=_report(config, summary, single, ablation),
                    table_columns=["n", "c", "ratio_to_optimal", "ratio_to_optimal_sd", "strategy_mean",
-                                  "optimal_strategy"])
+                                  "optimal_strategy"],
+                   claims=claims(config, summary, single))
+
+
+def claims(config: PrisonersConfig, summary: pd.DataFrame, single) -> list[Claim]:
+    """Gemp et al. 2022, §3.2 and Appx. E.2: gradient descent ends at the Nash, whose ratio to optimal is the
+    caption's price of anarchy ρ (Figs. 5, 13, 14); D3C converges to ρ = 1 and to the optimal strategy c/n; in
+    one run both players learn to minimise the mean loss (Fig. 6)."""
+    budget = _claims.shortfall(("runs", config.seeds, PAPER_RUNS), ("steps", config.steps, DEFAULT_STEPS))
+    out = []
+    for row in summary.to_dict("records"):
+        n, c = row["n"], row["c"]
+        caption = _caption(n, c)
+        source = caption[0] if caption else "§3.2"
+        setting = f"n = {n}, c = {c:.4g}"
+        if row["method"] == "gd" and caption:
+            out.append(_claims.number(
+                source, f"{setting}: gradient descent's ratio (the caption's ρ)", caption[1], row["ratio_to_optimal"],
+                ours_ci=row["ratio_to_optimal_ci95"], rtol=0.01, digits=4, budget=budget,
+                note="" if abs(caption[1] - n / (n - 1)) < 1e-9 else
+                "the caption's ρ = n/(c(n-1)) takes the Nash total as n(n-1)c; the losses give n(n-1)c², "
+                "ρ = n/(n-1)"))
+        elif row["method"] == "d3c":
+            out.append(_claims.number(source, f"{setting}: D3C's ratio to optimal", 1.0, row["ratio_to_optimal"],
+                                      ours_ci=row["ratio_to_optimal_ci95"], rtol=0.01, digits=4, paper_text="→ 1",
+                                      budget=budget))
+            out.append(_claims.number(source, f"{setting}: D3C's strategies (mean)", c / n, row["strategy_mean"],
+                                      rtol=0.05, digits=4, paper_text=f"c/n = {c / n:.4f}", budget=budget))
+    if single is not None and single[:2] == (2, 1.0):
+        n, c, _, losses = single
+        optimum = (n - 1) ** 2 * c**2 / n
+        final = losses[-1]
+        out.append(_claims.finding("Fig. 6", "one run, n = 2: both players end at the mean-loss optimum",
+                                   f"losses {optimum:g} each", ", ".join(f"{v:.4f}" for v in final),
+                                   bool(np.all(np.abs(final - optimum) <= 0.01 * optimum)),
+                                   nearly=bool(np.all(np.abs(final - optimum) <= 0.05 * optimum)), budget=budget,
+                                   reason="run 0 ends more than 1% from the optimum"))
+    return out
 
 
 @jax.jit
@@ -286,7 +327,8 @@ def defector_closed_form(n: int, m: int, c: float = 1.0) -> float:
 
 
 @register("d3c-mavericks", "D3C Appx. E.2.1: m fixed defectors among n players, the rest D3C (m = 0..n-1)",
-          MavericksConfig, budget="about 60 s")
+          MavericksConfig, budget="about 60 s", paper="d3c",
+          budgets={"smoke": {"seeds": "3", "steps": "10", "n": "2"}})
 def run_mavericks(config: MavericksConfig, progress) -> Results:
     n, c = config.n, config.c
     base = games.prisoners_dilemma(n, c)
@@ -329,7 +371,28 @@ def run_mavericks(config: MavericksConfig, progress) -> Results:
     summary = pd.DataFrame(rows)
     return Results(summary=summary, metrics=pd.DataFrame(per_run), figures={"mavericks": _mavericks_figure(config, summary)},
                    report=_mavericks_report(config, summary),
-                   table_columns=["m", "cooperator_loss", "cooperator_loss_closed_form", "defector_loss"])
+                   table_columns=["m", "cooperator_loss", "cooperator_loss_closed_form", "defector_loss"],
+                   claims=mavericks_claims(config, summary))
+
+
+def mavericks_claims(config: MavericksConfig, summary: pd.DataFrame) -> list[Claim]:
+    """Gemp et al. 2022, Appx. E.2.1, Prop. E.1: with m fixed defectors a D3C player's loss is c²(m +
+    (n-m-1)²/(n-m)), and for 0 < m < n - 1 a defector's loss exceeds n - 1, above the D3C players'."""
+    defaults = MavericksConfig()
+    budget = _claims.shortfall(("runs", config.seeds, defaults.seeds), ("steps", config.steps, defaults.steps))
+    out = []
+    for row in summary[summary.method == "d3c"].to_dict("records"):
+        m = row["m"]
+        out.append(_claims.number("Prop. E.1", f"m = {m}: a D3C player's loss", row["cooperator_loss_closed_form"],
+                                  row["cooperator_loss"], ours_ci=row["cooperator_loss_ci95"], rtol=0.01, digits=4,
+                                  budget=budget))
+        if 0 < m < config.n - 1:
+            out.append(_claims.finding(
+                "Prop. E.1", f"m = {m}: a defector's loss exceeds n - 1 and the D3C players'",
+                f"> {(config.n - 1) * config.c**2:g}", f"{row['defector_loss']:.4f}",
+                bool(row["defector_exceeds_n_minus_1"] and row["cooperators_do_better"]), budget=budget,
+                reason="the defectors do not end worse off"))
+    return out
 
 
 def _mavericks_figure(config: MavericksConfig, summary: pd.DataFrame):

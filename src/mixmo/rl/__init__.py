@@ -1,9 +1,12 @@
 """Multi-agent RL that reuses `mixmo.methods` on policy losses.
 
-- `make_train(config, env, method, shaping)`: multi-agent PPO whose policy direction comes from any
-  `GameMethod` (Simul-Ind = IPPO, Simul-Co, CGA, SGA, AgA ...); SVO and SL shape rewards (`svo`, `sl`).
+- `make_train(config, env, method, shaping, mixer=...)`: multi-agent PPO (`PPOConfig`) or A2C with V-trace
+  (`A2CConfig`, D3C Appx. G.1) whose policy direction comes from any `GameMethod` (Simul-Ind = IPPO, Simul-Co,
+  CGA, SGA, AgA ...); SVO and SL shape rewards (`svo`, `sl`); a `RewardMixer` mixes them (D3C).
 - building blocks: `gae`, `clipped_surrogate`, `clipped_value_loss`, `normalise`, `batchify` /
   `unbatchify`, `stack` / `unstack`, `shuffled_minibatches`, equinox `MLP`s stacked per agent;
+- `make_reinforce(config, env, mixer)`: REINFORCE with linear softmax policies and a linear TD baseline
+  (D3C's Trust-Your-Brother learner, Appx. G.1);
 - reward mixing (`selfish`, `cooperative`, `d3c`: D3C Algorithms 1–3), `mix_rewards`, `relative_attention`;
 - runs: checkpoints (`save_checkpoint` / `load_checkpoint`), loggers, policy rollouts as GIFs.
 """
@@ -18,14 +21,18 @@ from mixmo.rl._networks import MLP as MLP
 from mixmo.rl._networks import apply_stacked as apply_stacked
 from mixmo.rl._networks import mlp as mlp
 from mixmo.rl._networks import stacked_mlps as stacked_mlps
-from mixmo.rl._ppo import Minibatch as Minibatch
+from mixmo.rl._train_state import Minibatch as Minibatch
+from mixmo.rl._train_state import Mixing as Mixing
+from mixmo.rl._train_state import TrainState as TrainState
+from mixmo.rl._train_state import UpdateMetrics as UpdateMetrics
+from mixmo.rl._trainer import Trainer as Trainer
+from mixmo.rl._trainer import critic_loss as critic_loss
+from mixmo.rl._trainer import make_train as make_train
+from mixmo.rl._trainer import policy_losses as policy_losses
 from mixmo.rl._ppo import PPOConfig as PPOConfig
-from mixmo.rl._ppo import Trainer as Trainer
-from mixmo.rl._ppo import TrainState as TrainState
-from mixmo.rl._ppo import UpdateMetrics as UpdateMetrics
-from mixmo.rl._ppo import critic_loss as critic_loss
-from mixmo.rl._ppo import make_train as make_train
-from mixmo.rl._ppo import policy_losses as policy_losses
+from mixmo.rl._a2c import A2CConfig as A2CConfig
+from mixmo.rl._a2c import a2c_surrogate as a2c_surrogate
+from mixmo.rl._a2c import vtrace_on_policy as vtrace_on_policy
 from mixmo.rl._ppo_loss import clipped_surrogate as clipped_surrogate
 from mixmo.rl._ppo_loss import clipped_value_loss as clipped_value_loss
 from mixmo.rl._ppo_loss import normalise as normalise
@@ -57,3 +64,15 @@ from mixmo.rl._mixing import fixed as fixed
 from mixmo.rl._mixing import mix_rewards as mix_rewards
 from mixmo.rl._mixing import relative_attention as relative_attention
 from mixmo.rl._mixing import selfish as selfish
+from mixmo.rl._reinforce import EpisodeBatch as EpisodeBatch
+from mixmo.rl._reinforce import ReinforceConfig as ReinforceConfig
+from mixmo.rl._reinforce import ReinforceMetrics as ReinforceMetrics
+from mixmo.rl._reinforce import ReinforceState as ReinforceState
+from mixmo.rl._reinforce import ReinforceTrainer as ReinforceTrainer
+from mixmo.rl._reinforce import make_reinforce as make_reinforce
+from mixmo.rl._gru import GRUPolicy as GRUPolicy
+from mixmo.rl._recurrent import RecurrentConfig as RecurrentConfig
+from mixmo.rl._recurrent import RecurrentTrainer as RecurrentTrainer
+from mixmo.rl._recurrent import RecurrentTrainState as RecurrentTrainState
+from mixmo.rl._recurrent import make_recurrent_train as make_recurrent_train
+from mixmo.rl._recurrent import recurrent_policy_losses as recurrent_policy_losses

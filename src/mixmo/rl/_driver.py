@@ -27,7 +27,8 @@ import jax
 import numpy as np
 
 from mixmo.rl._checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
-from mixmo.rl._ppo import Trainer, UpdateMetrics
+from mixmo.rl._train_state import UpdateMetrics
+from mixmo.rl._trainer import Trainer
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def metrics_to_numpy(metrics: UpdateMetrics) -> dict[str, np.ndarray]:
     """Flatten `UpdateMetrics` into a dict of numpy arrays; episode statistics become `stat/<name>`."""
     out = {f"stat/{k}": np.asarray(v) for k, v in metrics.episode_stats.items()}
     for name in UpdateMetrics._fields:
-        if name != "episode_stats":
+        if name != "episode_stats" and getattr(metrics, name) is not None:  # mixing_rows: None without a mixer
             out[name] = np.asarray(getattr(metrics, name))
     return out
 

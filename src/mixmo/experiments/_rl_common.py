@@ -1,0 +1,142 @@
+"""Pieces shared by the RL experiments (`aga_ssd`, `d3c_rl`): training runs through `mixmo.rl.train_segments`
+with checkpoints, resume, loggers and progress; per-update logging; end-of-training window means."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import jax
+import numpy as np
+import pandas as pd
+
+from mixmo import metrics, rl
+from mixmo.experiments._registry import ConfigError
+
+
+def open_loggers(context: rl.RunContext, group: str) -> list:
+    """The run's opt-in loggers (`--logger`), or a `ConfigError` naming the missing package."""
+    if not context.loggers:
+        return []
+    try:
+        return rl.make_loggers(context.loggers, context.run_dir or Path("."), group)
+    except rl.LoggerUnavailable as error:
+        raise ConfigError(str(error)) from None
+
+
+def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], config, context: rl.RunContext,
+               progress, *, label: str, stats: tuple[str, ...]):
+    """Train every run (seeds vmapped, `config.checkpoint_every` updates per segment), one after another.
+
+    Each run keeps its checkpoint in `run_dir/checkpoints/<run id>` (so `--resume` skips finished runs and
+    continues the unfinished one), streams to the loggers, and advances one progress bar over all runs.
+
+    Returns:
+        `(states, histories, seconds)`: run id -> final `TrainState` (leading seed axis), -> metrics as numpy
+        `(seeds, updates, ...)`, -> wall seconds of training (compilation included; a resumed run counts its
+        segments' recorded times).
+    """
+    keys = jax.random.split(jax.random.key(config.seed), config.seeds)
+    loggers = open_loggers(context, label)
+    trainers = {run_id: make_trainer(run_id) for run_id in run_ids}
+    updates = {run_id: trainer.config.num_updates for run_id, trainer in trainers.items()}
+    advance = progress(f"updates ({len(run_ids)} runs x {max(updates.values())})", sum(updates.values()))
+    states, histories, seconds = {}, {}, {}
+    try:
+        for run_id, trainer in trainers.items():
+            for logger in loggers:
+                logger.start(run_id, {**asdict(config), "run": run_id})
+            on_segment = log_segment(loggers, trainer.config.batch_steps, stats) if loggers else None
+            checkpoint = context.run_dir / "checkpoints" / run_id if context.run_dir is not None else None
+            states[run_id], histories[run_id] = rl.train_segments(
+                trainer, keys, label=f"{label} {run_id}", segment=config.checkpoint_every, checkpoint_dir=checkpoint,
+                resume=context.resume, advance=advance, on_segment=on_segment)
+            seconds[run_id] = float(histories[run_id]["seconds"][0].sum())
+            for logger in loggers:
+                logger.finish()
+    finally:
+        for logger in loggers:
+            logger.finish()
+    return states, histories, seconds
+
+
+def log_segment(loggers, batch_steps: int, stats: tuple[str, ...]):
+    """An `on_segment` callback that logs each update's losses and per-episode returns (means over seeds);
+    with reward mixing also each agent's relative reward attention ln(A_ii / mean_{j≠i} A_ij)."""
+
+    def log(segment_metrics: dict[str, np.ndarray], first_update: int):
+        updates = segment_metrics["policy_loss"].shape[1]
+        for j in range(updates):
+            update = first_update + j + 1
+            scalars = {
+                "loss/policy": segment_metrics["policy_loss"][:, j].mean(),
+                "loss/collective": segment_metrics["collective_loss"][:, j].mean(),
+                "loss/value": segment_metrics["value_loss"][:, j].mean(),
+                "policy/entropy": segment_metrics["entropy"][:, j].mean(),
+                "policy/approx_kl": segment_metrics["approx_kl"][:, j].mean(),
+                "policy/direction_norm": segment_metrics["direction_norm"][:, j].mean(),
+            }
+            if "mixing_rows" in segment_metrics:
+                attention = np.asarray(rl.relative_attention(segment_metrics["mixing_rows"][:, j])).mean(axis=0)
+                for i, a in enumerate(attention):
+                    scalars[f"mixing/relative_attention_{i}"] = a
+            episodes = segment_metrics["episodes"][:, j].sum()
+            if episodes > 0:
+                returns = segment_metrics["stat/episode_return"][:, j].sum(axis=0) / episodes
+                for i, r in enumerate(returns):
+                    scalars[f"train/return_{i}"] = r
+                scalars["train/social_welfare"] = returns.sum()
+                scalars["train/equality"] = float(metrics.equality(returns)) if returns.mean() > 0 else float("nan")
+                for name in stats:
+                    if f"stat/{name}" in segment_metrics:
+                        scalars[f"train/{name}"] = segment_metrics[f"stat/{name}"][:, j].sum() / episodes
+            scalars = {k: float(v) for k, v in scalars.items()}
+            for logger in loggers:
+                logger.log(update * batch_steps, scalars)
+
+    return log
+
+
+def window_means(curves: pd.DataFrame, column: str, window: float, num_updates: int) -> np.ndarray:
+    """Per seed: the episode-weighted mean of `column` over episodes ending in the last `window` of training
+    (or, if none ended there, in the last update where any did)."""
+    first = num_updates - max(1, int(round(window * num_updates))) + 1
+    out = []
+    for _, rows in curves.groupby("seed", sort=True):
+        ended = rows[rows.episodes > 0]
+        late = ended[ended["update"] >= first]
+        if late.empty:
+            late = ended.tail(1)
+        if late.empty:
+            out.append(np.nan)
+            continue
+        out.append(float(np.average(late[column], weights=late.episodes)))
+    return np.asarray(out)
+
+
+def episode_frame(method: str, history: dict[str, np.ndarray], batch_steps: int, stats) -> dict[str, np.ndarray]:
+    """The per seed x update columns every RL experiment reports (before its own): `method`, `seed`, `update`,
+    `env_steps`, `episodes`, per-episode means of each agent's return (`return_<i>`), `social_welfare`,
+    `equality` (blank when the mean return is not positive) and the environment statistics `stats` (summed over
+    agents), over the episodes that ended in that update."""
+    seeds, updates = history["policy_loss"].shape
+    episodes = history["episodes"]  # (S, U)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_episode = {k[5:]: v / episodes[..., None] for k, v in history.items() if k.startswith("stat/")}
+        returns = per_episode["episode_return"]  # (S, U, N)
+        eq = np.where(returns.mean(axis=-1) > 0, np.asarray(metrics.equality(returns)), np.nan)
+    frame = {
+        "method": method,
+        "seed": np.repeat(np.arange(seeds), updates), "update": np.tile(np.arange(1, updates + 1), seeds),
+        "env_steps": np.tile(np.arange(1, updates + 1) * batch_steps, seeds),
+        "episodes": episodes.ravel().astype(np.int64),
+    }
+    for i in range(returns.shape[-1]):
+        frame[f"return_{i}"] = returns[..., i].ravel()
+    frame["social_welfare"] = returns.sum(axis=-1).ravel()
+    frame["equality"] = eq.ravel()
+    for name in stats:
+        if name in per_episode:
+            frame[name] = per_episode[name].sum(axis=-1).ravel()
+    return frame

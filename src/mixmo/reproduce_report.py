@@ -1,0 +1,146 @@
+"""The combined report of `mixmo reproduce`: `report.md` (every claim of every experiment, grouped by paper),
+`verdicts.png` (verdict counts per experiment) and `report.html` (the same Markdown as a standalone page)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import datetime
+from pathlib import Path
+
+from mixmo import _html
+from mixmo.experiments import _claims
+from mixmo.experiments._registry import EXPERIMENTS, VERDICTS
+from mixmo.reproduce import BUDGETS, PAPERS, Outcome, write_atomic  # (reproduce imports this module lazily)
+
+COLOURS = {"reproduced": "tab:green", "close": "gold", "differs": "tab:red", "not comparable": "lightgrey"}
+
+
+def machine() -> dict[str, str]:
+    """Date, machine, Python and JAX for the report's header."""
+    import jax
+
+    devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
+    return {"date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            "machine": f"{platform.system()} {platform.machine()}, {_cpu_model()}{os.cpu_count()} CPU cores, JAX "
+                       f"backend {jax.default_backend()} ({devices})",
+            "python": platform.python_version(), "jax": jax.__version__}
+
+
+def _cpu_model() -> str:
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return ""
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return f"{names[0]}, " if names else ""
+
+
+def write(out_dir: Path, outcomes: list[Outcome], header: dict) -> Path:
+    """Write `report.md`, `verdicts.png` and `report.html` into `out_dir`, each atomically. Returns report.md."""
+    import matplotlib.pyplot as plt
+
+    figure = verdict_figure(outcomes)
+    partial = out_dir / f".verdicts.partial-{os.getpid()}.png"
+    try:
+        figure.savefig(partial, dpi=110)
+        os.replace(partial, out_dir / "verdicts.png")
+    finally:
+        plt.close(figure)
+        partial.unlink(missing_ok=True)
+    text = markdown(outcomes, header)
+    write_atomic(out_dir / "report.md", text)
+    write_atomic(out_dir / "report.html", _html.page(text, title=_title(header["paper"])))
+    return out_dir / "report.md"
+
+
+def markdown(outcomes: list[Outcome], header: dict) -> str:
+    """The combined report: header, verdict counts, an overview table, then per paper a section per experiment
+    with its claims table, a link to its own report and its figures."""
+    counts = _claims.count(c for o in outcomes for c in o.claims)
+    failed = [o for o in outcomes if o.status == "failed"]
+    lines = [f"# {_title(header['paper'])}", "",
+             f"- budget: **{header['budget']}** — {' '.join(BUDGETS[header['budget']].split())}"
+             + (f"; seeds: {header['seeds']} in every experiment with that setting" if header.get("seeds") else ""),
+             f"- command: `{header['command']}`",
+             f"- date: {header['date']}; machine: {header['machine']}; Python {header['python']}, jax {header['jax']}",
+             f"- total wall time: {_duration(header['wall_s'])}"
+             + (f" ({kept} experiments kept from an earlier run)" if (kept := sum(o.status == "kept" for o in outcomes))
+                else ""), "",
+             "Verdicts (rules: `mixmo/experiments/_claims.py`): **reproduced** — within the paper's 95% interval "
+             "or the stated tolerance; **close** — within a looser one (or a statistical tie in a ranking); "
+             "**differs** — outside it; **not comparable** — the budget is below half of what the claim needs, or the paper's "
+             "setting cannot be matched (the reason says which).", "",
+             "## Summary", "", "![verdicts per experiment](verdicts.png)", "", "| verdict | claims |", "|---|---|"]
+    lines += [f"| {verdict} | {counts[verdict]} |" for verdict in VERDICTS]
+    lines += [f"| **all claims** | **{sum(counts.values())}** |", "",
+              f"{len(outcomes)} experiments: {len(outcomes) - len(failed)} ran, {len(failed)} failed"
+              + (" (" + ", ".join(o.name for o in failed) + ")" if failed else "") + ".", "",
+              "| paper | experiment | status | wall time | " + " | ".join(VERDICTS) + " |",
+              "|---|---|---|---|" + "---|" * len(VERDICTS)]
+    for o in outcomes:
+        row = _claims.count(o.claims)
+        lines.append(f"| {o.paper or '–'} | [{o.name}](#{o.name}) | {o.status} | {_duration(o.wall_s)} | "
+                     + " | ".join(str(row[v]) for v in VERDICTS) + " |")
+    for paper in dict.fromkeys(o.paper for o in outcomes):
+        lines += ["", f"## {PAPERS.get(paper, paper)}"]
+        for o in (o for o in outcomes if o.paper == paper):
+            lines += ["", *_section(o)]
+    return "\n".join(lines) + "\n"
+
+
+def _section(outcome: Outcome) -> list[str]:
+    experiment = EXPERIMENTS.get(outcome.name)
+    settings = ", ".join(f"{k}={v}" for k, v in outcome.overrides.items())
+    lines = [f'<a id="{outcome.name}"></a>', "", f"### {outcome.name}", "",
+             f"{experiment.description if experiment else ''}. Settings: "
+             f"{f'`{settings}`' if settings else 'the defaults'}. Wall time {_duration(outcome.wall_s)}."]
+    if outcome.status == "failed":
+        where = f" (traceback: [{outcome.traceback}]({outcome.traceback}))" if outcome.traceback else ""
+        return lines + ["", f"**failed**: {_cell(outcome.error)}{where}."]
+    lines += ["", f"Full report: [{outcome.name}/report.md]({outcome.name}/report.md).", ""]
+    if outcome.claims:
+        lines += ["| source | quantity | paper | ours | verdict | reason |", "|---|---|---|---|---|---|"]
+        lines += [f"| {_cell(c.source)} | {_cell(c.quantity)} | {_cell(c.paper)} | {_cell(c.ours)} | **{c.verdict}** "
+                  f"| {_cell(c.reason)} |" for c in outcome.claims]
+    else:
+        lines.append("No claims: this experiment states none of the paper's numbers.")
+    for figure in outcome.figures:
+        lines += ["", f"![{outcome.name}: {figure}]({outcome.name}/{figure})"]
+    return lines
+
+
+def verdict_figure(outcomes: list[Outcome]):
+    """Horizontal stacked bars: each experiment's claims by verdict (failed experiments marked)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(outcomes) + 1.4))
+    labels = [o.name + (" (failed)" if o.status == "failed" else "") for o in outcomes]
+    left = [0] * len(outcomes)
+    for verdict in VERDICTS:
+        widths = [_claims.count(o.claims)[verdict] for o in outcomes]
+        ax.barh(labels, widths, left=left, color=COLOURS[verdict], label=verdict, edgecolor="white")
+        left = [a + b for a, b in zip(left, widths)]
+    ax.invert_yaxis()
+    ax.set_xlabel("claims")
+    ax.legend(ncol=4, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _title(paper: str) -> str:
+    return {"aga": "Reproducing the AgA paper", "d3c": "Reproducing the D3C paper",
+            "all": "Reproducing the AgA and D3C papers"}.get(paper, f"Reproducing {paper}")
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _duration(seconds: float) -> str:
+    seconds = float(seconds)
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f} min {seconds % 60:.0f} s"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 // 60:.0f} min"

@@ -1,0 +1,115 @@
+"""What the shared actor-critic trainer (`mixmo.rl._trainer`) carries and reports: states, rollouts, batches,
+metrics (NamedTuples of arrays, so they jit, vmap over seeds and serialise into checkpoints)."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+
+from mixmo.rl._networks import MLP
+
+
+class Mixing(NamedTuple):
+    """A trainer's reward-mixing carry: the `RewardMixer`'s state and the running MIXED returns `(N, E)`."""
+
+    state: Any
+    episode_returns: jax.Array
+
+
+class TrainState(NamedTuple):
+    """Everything one training run carries from update to update (for one seed).
+
+    Attributes:
+        policy: stacked policy `MLP`s, leading agent axis.
+        critic: stacked critic `MLP`s (outputs: own value, share of the collective value).
+        policy_opt, critic_opt: per-agent optax states (vmapped over the agent axis).
+        method_state: the `GameMethod`'s state.
+        env_state: the environments' states, leading axis `num_envs`.
+        obs: uint8 observations `(n_agents, num_envs, *obs_shape)`.
+        episode_returns: float32 `(n_agents, num_envs)` running unshaped returns of the current episodes.
+        key: raw PRNG key data (uint32), so checkpoints hold plain arrays.
+        update: int32 number of updates done.
+        mixing: the reward mixer's `Mixing` carry, or None without a mixer.
+    """
+
+    policy: MLP
+    critic: MLP
+    policy_opt: Any
+    critic_opt: Any
+    method_state: Any
+    env_state: Any
+    obs: jax.Array
+    episode_returns: jax.Array
+    key: jax.Array
+    update: jax.Array
+    mixing: Mixing | None = None
+
+
+class Rollout(NamedTuple):
+    """One rollout, time-major: leading axis `num_steps`; agent axis before the env axis."""
+
+    obs: jax.Array  # (T, N, E, *obs_shape) uint8
+    action: jax.Array  # (T, N, E) int32
+    log_prob: jax.Array  # (T, N, E)
+    value: jax.Array  # (T, N, E) own-return critic
+    share: jax.Array  # (T, N, E) shares of the collective value
+    reward: jax.Array  # (T, N, E) raw rewards
+    shaped: jax.Array  # (T, N, E) rewards after shaping or mixing (= reward without either)
+    done: jax.Array  # (T, E)
+
+
+class RolloutCarry(NamedTuple):
+    """What the rollout's scan carries from step to step."""
+
+    env_state: Any
+    obs: jax.Array  # (N, E, *obs_shape) uint8
+    episode_returns: jax.Array  # (N, E) running unshaped returns
+    episodes: jax.Array  # () episodes ended so far in this rollout
+    stats: dict[str, jax.Array]  # name -> (N,) sums of end-of-episode infos
+    mixed_returns: jax.Array | None = None  # (N, E) running mixed returns (with a mixer)
+
+
+class Minibatch(NamedTuple):
+    """Policy and critic training data, agent-major `(N, B, ...)`; collective entries repeated per agent."""
+
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    advantage: jax.Array
+    collective_advantage: jax.Array
+    value: jax.Array
+    target: jax.Array
+    collective_value: jax.Array
+    collective_target: jax.Array
+
+
+class UpdateMetrics(NamedTuple):
+    """What one update reports (per seed).
+
+    Attributes:
+        episodes: episodes that ended during the rollout (over all environments).
+        episode_stats: name -> `(n_agents,)` sums over those episodes of the environment's end-of-episode
+            `infos` (e.g. `apples_eaten`), plus `episode_return` (unshaped) and, with a mixer,
+            `mixed_return` (the mixed rewards' episode totals, Σ_t r̃_i,t).
+        policy_loss: mean over agents, epochs and minibatches of l_i (before each step).
+        collective_loss: mean over epochs and minibatches of l_c.
+        value_loss: mean critic loss (individual and collective summed).
+        entropy: mean policy entropy (nats).
+        approx_kl: mean KL(old || new) estimate, (ratio - 1) - log ratio.
+        direction_norm: mean global norm of the policy direction before clipping.
+        finite: all policy and critic parameters (and mixing rows) finite after the update.
+        mixing_rows: with a mixer, its rows A `(n_agents, n_agents)` after the update (D3C: the learnt rows,
+            not the trial); None without one.
+    """
+
+    episodes: jax.Array
+    episode_stats: dict[str, jax.Array]
+    policy_loss: jax.Array
+    collective_loss: jax.Array
+    value_loss: jax.Array
+    entropy: jax.Array
+    approx_kl: jax.Array
+    direction_norm: jax.Array
+    finite: jax.Array
+    mixing_rows: jax.Array | None = None

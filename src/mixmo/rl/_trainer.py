@@ -1,0 +1,403 @@
+"""The multi-agent actor-critic trainer shared by PPO and A2C, with a `GameMethod` hook and reward mixing.
+
+One update (`Trainer.update`):
+
+1. roll out `num_steps` steps in `num_envs` environments (all agents act; separate per-agent policies
+   stacked on a leading agent axis and evaluated with `vmap`);
+2. optionally shape the rewards (SVO, SL: `mixmo.rl.svo`, `mixmo.rl.sl`) OR mix them with a `RewardMixer`
+   (r̃_i = Σ_j Ã_ji r_j with this update's Ã, D3C Algorithm 3; `mixmo.rl.d3c`, `selfish`, `cooperative`);
+3. advantages and value targets by the config's `targets` (PPO: GAE; A2C: V-trace, which on-policy is
+   GAE with λ = 1): agent i's from its (shaped or mixed) rewards and its own critic V_i; the collective
+   advantage from the collective return Σ_i r_i (raw rewards; mixing leaves the sum unchanged) and V_c;
+4. `update_epochs` epochs over `num_minibatches` minibatches. In each minibatch agent i's loss is
+   l_i = the config's policy surrogate with its own advantages - ent_coef * entropy_i, and the collective
+   loss is l_c = Σ_i (surrogate with the collective advantage - ent_coef * entropy_i). The policy direction
+   is `method.update(StructuredLosses(individual=l, collective=l_c, separable=True), params)` with the
+   stacked policy parameters unstacked into a tuple of per-agent pytrees, so Simul-Ind is IPPO (or
+   independent A2C), Simul-Co every agent on the collective advantage, and CGA, SGA, AgA adjust exactly as
+   on the differentiable games. The direction goes through the config's per-agent optax optimiser; the
+   critics descend the config's value loss with the same kind of optimiser;
+5. with a mixer: `mixer.update(mixer_state, g)`, g = each agent's mean MIXED episode return over the
+   episodes that ended during this update's rollout. In an update in which no episode ended the mixer
+   state is left as it is (its clock does not advance): D3C's learner call ("Output: return over episode g",
+   Algorithm 3) is a round of finished episodes, not a fixed number of gradient steps. With the fixed-length,
+   simultaneously started episodes of mixmo's environments every environment ends its episode in the same
+   update, so every episode is played under one Ã.
+
+The config supplies what differs between algorithms (`PPOConfig`, `A2CConfig`): `targets`, `surrogate`,
+`value_loss`, `optimizer`, `normalise_advantages`, `shuffle`, `update_epochs`, `num_minibatches`.
+
+Critics: each agent has one critic network with two outputs, V_i(o_i) (its own return) and u_i(o_i); the
+collective critic is V_c(s) = Σ_i u_i(o_i), an additive (VDN-style) decomposition over the agents'
+egocentric views, trained on the collective return.
+
+The whole run is `Trainer.__call__(key)`: one `jit`-able function (a `lax.scan` over updates), vmappable
+over seeds. `Trainer.run(state, n)` runs `n` updates from a `TrainState`, for chunked runs with progress,
+checkpoints and resume; chaining chunks gives bit-identical results to one call of the same chunk length.
+
+References: Schulman et al. 2017 (PPO); Mnih et al. 2016 (A2C/A3C); Espeholt et al. 2018 (IMPALA, V-trace);
+de Witt et al. 2020 (IPPO); purejaxrl `ppo.py` (make_train, one jit); AgA paper (Li et al. 2024) §5.2;
+D3C paper (Gemp et al. 2022) §2.6 Algorithms 1 and 3.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from mixmo.game import StructuredLosses
+from mixmo.methods import GameMethod, simul_ind
+from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
+from mixmo.rl._mixing import RewardMixer, mix_rewards
+from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
+from mixmo.rl._ppo_loss import clipped_surrogate, clipped_value_loss, normalise
+from mixmo.rl._shaping import RewardShaping
+from mixmo.rl._train_state import Minibatch, Mixing, Rollout, RolloutCarry, TrainState, UpdateMetrics
+
+
+def policy_losses(policy_params: tuple, mb: Minibatch, surrogate: Callable | float, ent_coef: float):
+    """Per-agent policy losses and the collective loss on one minibatch.
+
+    Args:
+        policy_params: tuple of per-agent policy `MLP`s (the `GameMethod`'s `Params`).
+        mb: the minibatch; advantages already normalised where the algorithm does.
+        surrogate: `(log_prob, old_log_prob, advantage) -> loss` for one agent's samples (a config's
+            `surrogate`), or a number: PPO's clip epsilon (`clipped_surrogate`).
+
+    Returns:
+        `(individual, collective, aux)`: individual losses `(n,)`, the collective loss (scalar), and
+        `aux = (entropy (n,), approx_kl (n,))`.
+    """
+    if not callable(surrogate):
+        clip = surrogate
+        surrogate = lambda lp, old, adv: clipped_surrogate(lp, old, adv, clip)  # noqa: E731
+    vmapped = jax.vmap(surrogate)
+    logits = apply_stacked(stack(policy_params), mb.obs)  # (N, B, A)
+    log_probs = jax.nn.log_softmax(logits)
+    log_prob = jnp.take_along_axis(log_probs, mb.action[..., None], axis=-1)[..., 0]
+    entropy = -jnp.mean(jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1), axis=-1)
+    individual = vmapped(log_prob, mb.log_prob, mb.advantage) - ent_coef * entropy
+    collective = jnp.sum(vmapped(log_prob, mb.log_prob, mb.collective_advantage) - ent_coef * entropy)
+    log_ratio = log_prob - mb.log_prob
+    approx_kl = jnp.mean(jnp.expm1(log_ratio) - log_ratio, axis=-1)
+    return individual, collective, (entropy, approx_kl)
+
+
+def critic_loss(critic: MLP, mb: Minibatch, value_loss: Callable | float):
+    """Sum of the agents' value losses and the collective critic's; returns `(loss, loss)`.
+
+    `value_loss`: `(value, old_value, target) -> loss` (a config's `value_loss`), or a number: PPO's value
+    clip (`clipped_value_loss`).
+    """
+    if not callable(value_loss):
+        clip = value_loss
+        value_loss = lambda v, old, target: clipped_value_loss(v, old, target, clip)  # noqa: E731
+    out = apply_stacked(critic, mb.obs)  # (N, B, 2)
+    own = jax.vmap(value_loss)(out[..., 0], mb.value, mb.target)
+    collective = value_loss(jnp.sum(out[..., 1], axis=0), mb.collective_value[0], mb.collective_target[0])
+    loss = jnp.sum(own) + collective
+    return loss, loss
+
+
+def _finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+def nan_scale(nan_at_update: int, update: jax.Array):
+    """1, or NaN at update `nan_at_update` (1-based; 0 is off): the testing aid that poisons the policy loss."""
+    if not nan_at_update:
+        return 1.0
+    return jnp.where(update + 1 == nan_at_update, jnp.nan, 1.0)
+
+
+def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_optimizer, critic_optimizer):
+    """One policy step through `method` and one critic step; shared by the feed-forward and recurrent trainers.
+
+    Args:
+        state: a train state with `policy`, `critic`, `policy_opt`, `critic_opt`, `method_state` (stacked on the
+            agent axis).
+        terms: `params -> (individual (n,), collective, (entropy (n,), approx_kl (n,)))` for per-agent params.
+        critic_grads: `critic -> (gradients, value loss)`.
+        policy_optimizer, critic_optimizer: per-agent optax transformations (vmapped over the agent axis).
+
+    Returns:
+        `(state, info)`, info = [mean ℓ_i, ℓ_c, value loss, mean entropy, mean approx KL, ‖direction‖].
+    """
+    losses = StructuredLosses(individual=lambda p: terms(p)[0], collective=lambda p: terms(p)[1], separable=True)
+    params = unstack(state.policy, n)
+    individual, collective, (entropy, approx_kl) = terms(params)
+    direction, method_state = method.update(losses, params, state.method_state)
+    direction = stack(direction)
+    updates, policy_opt = jax.vmap(policy_optimizer.update)(direction, state.policy_opt, state.policy)
+    policy = optax.apply_updates(state.policy, updates)
+    grads, value_loss = critic_grads(state.critic)
+    updates, critic_opt = jax.vmap(critic_optimizer.update)(grads, state.critic_opt, state.critic)
+    critic = optax.apply_updates(state.critic, updates)
+    state = state._replace(policy=policy, critic=critic, policy_opt=policy_opt, critic_opt=critic_opt,
+                           method_state=method_state)
+    info = jnp.stack([jnp.mean(individual), collective, value_loss, jnp.mean(entropy), jnp.mean(approx_kl),
+                      optax.tree.norm(direction)])
+    return state, info
+
+
+@dataclass(frozen=True)
+class Trainer:
+    """A compiled-once multi-agent actor-critic trainer (PPO or A2C by its config); build it with `make_train`.
+
+    `trainer(key)` runs the whole training from `key` and returns `(final TrainState, UpdateMetrics
+    stacked over updates)`; `jax.jit(jax.vmap(trainer))(keys)` runs seeds in parallel.
+    """
+
+    config: Any
+    env: Any
+    method: GameMethod
+    shaping: RewardShaping | None = None
+    env_params: Any = None
+    mixer: RewardMixer | None = None
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def n_agents(self) -> int:
+        return self.env.num_agents
+
+    @property
+    def n_actions(self) -> int:
+        return self.env.action_space(self.env.agents[0]).n
+
+    @property
+    def obs_shape(self) -> tuple[int, ...]:
+        return tuple(self.env.observation_space(self.env.agents[0]).shape)
+
+    def __call__(self, key: jax.Array):
+        return self.run(self.init(key), self.config.num_updates)
+
+    # --- pieces ------------------------------------------------------------------------------
+    def init(self, key: jax.Array) -> TrainState:
+        """A fresh `TrainState` (networks, optimisers, method and mixer states, reset environments)."""
+        c, n = self.config, self.n_agents
+        k_policy, k_critic, k_env, k_run = jax.random.split(key, 4)
+        obs_size = math.prod(self.obs_shape)
+        policy = stacked_mlps(k_policy, n, (obs_size, *c.hidden, self.n_actions), c.policy_head_scale, c.activation)
+        critic = stacked_mlps(k_critic, n, (obs_size, *c.critic_hidden, 2), 1.0, c.activation)
+        obs, env_state = jax.vmap(lambda k: self.env.reset(k, self.env_params))(jax.random.split(k_env, c.num_envs))
+        mixing = None
+        if self.mixer is not None:
+            # a key of its own, folded from the run key, so the networks' and environments' keys do not change
+            k_mix = jax.random.fold_in(key, 1)
+            mixing = Mixing(self.mixer.init(k_mix, n), jnp.zeros((n, c.num_envs), jnp.float32))
+        return TrainState(
+            policy=policy,
+            critic=critic,
+            policy_opt=jax.vmap(c.optimizer(c.lr).init)(policy),
+            critic_opt=jax.vmap(c.optimizer(c.critic_lr).init)(critic),
+            method_state=self.method.init(unstack(policy, n)),
+            env_state=env_state,
+            obs=batchify(obs, self.env.agents),
+            episode_returns=jnp.zeros((n, c.num_envs), jnp.float32),
+            key=jax.random.key_data(k_run),
+            update=jnp.zeros((), jnp.int32),
+            mixing=mixing,
+        )
+
+    def rollout(self, state: TrainState, key: jax.Array):
+        """`num_steps` steps in every environment. Returns `(state, Rollout, (episodes, episode_stats))`."""
+        c, agents = self.config, self.env.agents
+        matrix = None if self.mixer is None else self.mixer.matrix(state.mixing.state)
+
+        def one(carry: RolloutCarry, k):
+            obs, returns, stats = carry.obs, carry.episode_returns, carry.stats
+            k_act, k_env = jax.random.split(k)
+            logits = apply_stacked(state.policy, obs)
+            out = apply_stacked(state.critic, obs)
+            action = jax.random.categorical(k_act, logits)  # (N, E)
+            log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], axis=-1)[..., 0]
+            next_obs, env_state, rewards, dones, infos = jax.vmap(
+                lambda kk, s, a: self.env.step(kk, s, a, self.env_params)
+            )(jax.random.split(k_env, c.num_envs), carry.env_state, unbatchify(action, agents))
+            reward = batchify(rewards, agents).astype(jnp.float32)  # (N, E)
+            done = dones["__all__"]  # (E,)
+            returns = returns + reward
+            shaped = reward if self.shaping is None else self.shaping.shape(reward, returns)
+            ended = done.astype(jnp.float32)[None, :]  # (1, E)
+            infos = {k: jnp.swapaxes(v, 0, 1) for k, v in infos.items() if v.shape[1:] == (self.n_agents,)}
+            infos["episode_return"] = returns
+            mixed_returns = carry.mixed_returns
+            if matrix is not None:
+                shaped = mix_rewards(matrix, reward)
+                mixed_returns = mixed_returns + shaped
+                infos["mixed_return"] = mixed_returns
+                mixed_returns = mixed_returns * (1.0 - ended)
+            stats = {k: stats[k] + jnp.sum(infos[k].astype(jnp.float32) * ended, axis=-1) for k in stats}
+            returns = returns * (1.0 - ended)
+            step = Rollout(obs, action, log_prob, out[..., 0], out[..., 1], reward, shaped, done)
+            carry = RolloutCarry(env_state, batchify(next_obs, agents), returns, carry.episodes + jnp.sum(ended),
+                                 stats, mixed_returns)
+            return carry, step
+
+        stats0 = {k: jnp.zeros((self.n_agents,), jnp.float32) for k in self._stat_names()}
+        mixed0 = None if state.mixing is None else state.mixing.episode_returns
+        carry0 = RolloutCarry(state.env_state, state.obs, state.episode_returns, jnp.zeros((), jnp.float32), stats0,
+                              mixed0)
+        carry, traj = jax.lax.scan(one, carry0, jax.random.split(key, c.num_steps))
+        state = state._replace(env_state=carry.env_state, obs=carry.obs, episode_returns=carry.episode_returns)
+        if state.mixing is not None:
+            state = state._replace(mixing=state.mixing._replace(episode_returns=carry.mixed_returns))
+        return state, traj, (carry.episodes, carry.stats)
+
+    def _stat_names(self) -> tuple[str, ...]:
+        if "stat_names" not in self._cache:
+            def step_infos(key):
+                _, env_state = self.env.reset(key, self.env_params)
+                actions = {a: jnp.zeros((), jnp.int32) for a in self.env.agents}
+                return self.env.step(key, env_state, actions, self.env_params)[4]
+
+            infos = jax.eval_shape(step_infos, jax.random.key(0))  # shapes only: nothing is compiled
+            names = {k for k, v in infos.items() if v.shape == (self.n_agents,)} | {"episode_return"}
+            if self.mixer is not None:
+                names.add("mixed_return")
+            self._cache["stat_names"] = tuple(sorted(names))
+        return self._cache["stat_names"]
+
+    def advantages(self, state: TrainState, traj: Rollout) -> Minibatch:
+        """Advantages and targets (the config's `targets`) for every agent and for the collective; the whole
+        rollout as one agent-major batch."""
+        c = self.config
+        last = apply_stacked(state.critic, state.obs)  # (N, E, 2)
+        advantage, target = c.targets(traj.shaped, traj.value, traj.done[:, None, :], last[..., 0])
+        collective_value = jnp.sum(traj.share, axis=1)  # (T, E)
+        collective_advantage, collective_target = c.targets(
+            jnp.sum(traj.reward, axis=1), collective_value, traj.done, jnp.sum(last[..., 1], axis=0))
+        n, samples = self.n_agents, c.batch_steps
+
+        def agent_major(x):  # (T, N, E, ...) -> (N, T * E, ...)
+            return jnp.swapaxes(x, 0, 1).reshape((n, samples) + x.shape[3:])
+
+        def repeated(x):  # (T, E) -> (N, T * E)
+            return jnp.broadcast_to(x.reshape(1, samples), (n, samples))
+
+        return Minibatch(
+            obs=agent_major(traj.obs), action=agent_major(traj.action), log_prob=agent_major(traj.log_prob),
+            advantage=agent_major(advantage), collective_advantage=repeated(collective_advantage),
+            value=agent_major(traj.value), target=agent_major(target),
+            collective_value=repeated(collective_value), collective_target=repeated(collective_target))
+
+    def learn_minibatch(self, state: TrainState, mb: Minibatch):
+        """One policy step (through the `GameMethod`) and one critic step on a minibatch."""
+        c, n = self.config, self.n_agents
+        if c.normalise_advantages:
+            mb = mb._replace(advantage=normalise(mb.advantage, axis=-1),
+                             collective_advantage=normalise(mb.collective_advantage))
+        scale = nan_scale(c.nan_at_update, state.update)
+
+        def terms(params):
+            individual, collective, aux = policy_losses(params, mb, c.surrogate, c.ent_coef)
+            return individual * scale, collective * scale, aux
+
+        def critic_grads(critic):
+            return jax.grad(critic_loss, has_aux=True)(critic, mb, c.value_loss)
+
+        return method_step(self.method, state, n, terms, critic_grads, c.optimizer(c.lr), c.optimizer(c.critic_lr))
+
+    def _minibatches(self, key: jax.Array, batch: Minibatch) -> Minibatch:
+        c = self.config
+        if c.shuffle:
+            return shuffled_minibatches(key, batch, c.num_minibatches, axis=1)
+        # unshuffled (A2C: the whole rollout is the one minibatch): a leading minibatch axis, samples in order
+        return jax.tree.map(lambda x: x.reshape((x.shape[0], c.num_minibatches, -1) + x.shape[2:]).swapaxes(0, 1),
+                            batch)
+
+    def update(self, state: TrainState) -> tuple[TrainState, UpdateMetrics]:
+        """One update: rollout, advantages, epochs of minibatch steps, then the mixer's step."""
+        c = self.config
+        key = jax.random.wrap_key_data(state.key)
+        key, k_roll, k_epochs = jax.random.split(key, 3)
+        state, traj, (episodes, stats) = self.rollout(state, k_roll)
+        batch = self.advantages(state, traj)
+
+        def epoch(state, k):
+            minibatches = self._minibatches(k, batch)
+            if c.scan_minibatches:
+                return jax.lax.scan(self.learn_minibatch, state, minibatches)
+            infos = []
+            for i in range(c.num_minibatches):
+                state, info = self.learn_minibatch(state, jax.tree.map(lambda x, i=i: x[i], minibatches))
+                infos.append(info)
+            return state, jnp.stack(infos)
+
+        epoch_keys = jax.random.split(k_epochs, c.update_epochs)
+        if c.scan_minibatches:
+            state, infos = jax.lax.scan(epoch, state, epoch_keys)
+        else:
+            infos = []
+            for i in range(c.update_epochs):
+                state, info = epoch(state, epoch_keys[i])
+                infos.append(info)
+            infos = jnp.stack(infos)
+        info = jnp.mean(infos.reshape(-1, infos.shape[-1]), axis=0)
+        state = state._replace(key=jax.random.key_data(key), update=state.update + 1)
+        rows, checked = None, (state.policy, state.critic)
+        if self.mixer is not None:
+            state = state._replace(mixing=self._mixer_step(state.mixing, episodes, stats["mixed_return"]))
+            rows = self.mixer.rows(state.mixing.state)
+            checked = (*checked, rows)
+        metrics = UpdateMetrics(
+            episodes=episodes, episode_stats=stats, policy_loss=info[0], collective_loss=info[1],
+            value_loss=info[2], entropy=info[3], approx_kl=info[4], direction_norm=info[5],
+            finite=_finite(checked), mixing_rows=rows)
+        return state, metrics
+
+    def _mixer_step(self, mixing: Mixing, episodes: jax.Array, mixed_sums: jax.Array) -> Mixing:
+        """`mixer.update` with g = mean mixed episode return per agent, only if an episode ended (see above)."""
+        g = mixed_sums / jnp.maximum(episodes, 1.0)
+        stepped = self.mixer.update(mixing.state, g)
+        kept = jax.tree.map(lambda new, old: jnp.where(episodes > 0, new, old), stepped, mixing.state)
+        return mixing._replace(state=kept)
+
+    def run(self, state: TrainState, num_updates: int):
+        """`num_updates` updates from `state` in one `lax.scan`: `(state, UpdateMetrics with leading axis)`."""
+        return jax.lax.scan(lambda s, _: self.update(s), state, None, length=num_updates)
+
+
+def make_train(config, env, method: GameMethod | None = None, shaping: RewardShaping | None = None,
+               env_params=None, mixer: RewardMixer | None = None) -> Trainer:
+    """Build a multi-agent PPO or A2C trainer (by the type of `config`).
+
+    Args:
+        config: `PPOConfig` or `A2CConfig` (validated here).
+        env: a mixmo (JaxMARL-API) environment with a discrete action space; observations of any shape.
+        method: the `GameMethod` giving the policy direction (default Simul-Ind, i.e. IPPO / independent A2C).
+        shaping: optional reward shaping applied before advantages (SVO, SL).
+        env_params: environment parameters (default: the environment's).
+        mixer: optional reward mixing (`mixmo.rl.d3c`, `selfish`, `cooperative`). Exclusive with `shaping`:
+            D3C's g and its budget balance are defined on mixed raw rewards, and SVO/SL are baselines of
+            their own, so the two are not composed.
+
+    Returns:
+        A `Trainer`: `trainer(key) -> (TrainState, UpdateMetrics)`, jit-able and vmappable over keys.
+
+    Example:
+        >>> import jax, mixmo
+        >>> from mixmo import envs, rl
+        >>> env = envs.make("cleanup", max_steps=16, num_agents=2)
+        >>> config = rl.PPOConfig(total_steps=64, num_envs=2, num_steps=16, num_minibatches=2, hidden=(8,),
+        ...                       critic_hidden=(8,))
+        >>> train = rl.make_train(config, env, mixmo.methods.aga(100.0))
+        >>> state, metrics = jax.jit(train)(jax.random.key(0))
+        >>> metrics.policy_loss.shape
+        (2,)
+    """
+    config.validate()
+    space = env.action_space(env.agents[0])
+    if not hasattr(space, "n"):
+        raise ValueError(f"make_train needs a discrete action space, got {space!r}.")
+    if shaping is not None and mixer is not None:
+        raise ValueError(f"make_train: give reward shaping ({shaping.name}) or reward mixing ({mixer.name}), not "
+                         "both; mixing is defined on the raw rewards.")
+    if mixer is not None and env.num_agents < 2:
+        raise ValueError("make_train: reward mixing needs at least 2 agents.")
+    return Trainer(config, env, simul_ind() if method is None else method, shaping, env_params, mixer)

@@ -1,0 +1,103 @@
+"""The recurrent multi-agent PPO (`mixmo.rl.make_recurrent_train`): the GameMethod hook (AgA at lambda = 0
+updates exactly as Simul-Co), masked actions never sampled, the GRU replay reproducing the rollout's
+log-probabilities, determinism, and clear errors. A small environment (D3C's Coins, with an action mask and a
+global state added below) keeps compilation short; the Selfish-MMM2 run is in test_cli_smax.py."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import mixmo
+from mixmo import rl
+from mixmo.envs import make
+from mixmo.rl._recurrent import recurrent_policy_losses
+from mixmo.rl._batching import unstack
+
+
+class MaskedCoins:
+    """Coins with SMAX-style extras: agent_1 may never take action 0; the global state is both observations."""
+
+    def __init__(self):
+        self.inner = make("coins", max_steps=12)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def avail_actions(self, state):
+        mask = jnp.ones((2, 5), bool)
+        return mask.at[1, 0].set(False)
+
+    def world_state(self, state):
+        obs = self.inner.get_obs(state)
+        return jnp.concatenate([obs[a].reshape(-1).astype(jnp.float32) for a in self.inner.agents])
+
+
+CONFIG = rl.RecurrentConfig(total_steps=32, num_envs=4, num_steps=8, num_minibatches=2, update_epochs=2,
+                            hidden=(8,), critic_hidden=(8,), gru_hidden=8, critic="central")
+
+
+@pytest.fixture(scope="module")
+def env():
+    return MaskedCoins()
+
+
+@pytest.fixture(scope="module")
+def simul_co(env):
+    trainer = rl.make_recurrent_train(CONFIG, env, mixmo.methods.simul_co())
+    return trainer, jax.jit(trainer)
+
+
+def test_aga_at_lambda_zero_updates_exactly_as_simul_co(env, simul_co):
+    _, run_co = simul_co
+    aga = rl.make_recurrent_train(CONFIG, env, mixmo.methods.aga(0.0))
+    key = jax.random.key(3)
+    state_co, metrics_co = run_co(key)
+    state_aga, metrics_aga = jax.jit(aga)(key)
+    for a, b in zip(jax.tree.leaves(state_co.policy), jax.tree.leaves(state_aga.policy), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+    # the policies moved: the comparison is not between two untouched initialisations
+    fresh = jax.jit(aga.init)(key).policy
+    assert not np.allclose(np.asarray(fresh.w_out), np.asarray(state_aga.policy.w_out))
+    np.testing.assert_allclose(np.asarray(metrics_co.collective_loss), np.asarray(metrics_aga.collective_loss),
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_same_key_same_bits_and_another_key_differs(simul_co):
+    _, run = simul_co
+    first = jax.tree.leaves(run(jax.random.key(5)))
+    again = jax.tree.leaves(run(jax.random.key(5)))
+    other = jax.tree.leaves(run(jax.random.key(6)))
+    assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(first, again, strict=True))
+    assert not all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(first, other, strict=True))
+
+
+def test_masked_actions_are_never_taken_and_the_gru_replay_matches_the_rollout(simul_co):
+    trainer, _ = simul_co
+
+    @jax.jit
+    def check(key):
+        state = trainer.init(key)
+        h0 = jnp.where(state.first[None, :, None], 0.0, state.hidden)
+        after, traj, (episodes, _) = trainer.rollout(state, key)
+        seq = trainer.sequences(after, h0, traj)
+        _, _, (entropy, approx_kl) = recurrent_policy_losses(unstack(state.policy, 2), seq, 0.2, 0.01)
+        return traj[4], seq.first, approx_kl, entropy
+
+    actions, first, approx_kl, entropy = check(jax.random.key(0))
+    actions = np.asarray(actions)  # (T, N, E)
+    assert (actions[:, 1] != 0).all()  # agent_1's action 0 is masked
+    assert (actions[:, 0] == 0).any()  # agent_0's is not
+    assert np.asarray(first)[:, 0].all()  # every sequence starts an episode after the reset
+    # replaying the stored sequences from their initial GRU states gives the rollout's log-probabilities
+    np.testing.assert_allclose(np.asarray(approx_kl), 0.0, atol=1e-6)
+    assert float(entropy[1]) < np.log(5) and float(entropy[1]) > 0
+
+
+def test_bad_configurations_name_the_fix(env):
+    with pytest.raises(ValueError, match="num_envs=3 is not divisible by num_minibatches=2"):
+        rl.make_recurrent_train(rl.RecurrentConfig(total_steps=48, num_envs=3, num_steps=16, num_minibatches=2), env)
+    with pytest.raises(ValueError, match="critic must be one of"):
+        rl.make_recurrent_train(rl.RecurrentConfig(critic="global"), env)
+    with pytest.raises(ValueError, match="has none: use critic='local'"):
+        rl.make_recurrent_train(rl.RecurrentConfig(), make("coins"))
