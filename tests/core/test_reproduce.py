@@ -149,7 +149,24 @@ def d3c_rl_check(stat):
     return check
 
 
+def check_selfish_mmm2(summary, report, folder):
+    assert [row["method"] for row in summary] == ["sl"]
+    row = summary[0]
+    for key in ["win_rate", "social_welfare"] + [f"return_{i}" for i in range(10)]:
+        assert key in row and f"{key}_ci95" in row
+    assert 0.0 <= row["win_rate"] <= 1.0 and "win_rate_sd" in row
+    assert row["return_0"] <= 0.0  # the Medivac cannot earn: its selfish return is 0 or a death penalty
+    curves = pd.read_csv(folder / "metrics.csv")
+    assert {"win_rate", "social_welfare", "damage_dealt", "dead", "env_steps"} <= set(curves.columns)
+    assert len(curves) == 2 * 2 and curves.env_steps.max() == 32  # seeds x updates
+    assert curves.episodes.sum() >= 4  # 6-step episodes: every environment ended at least one per update
+    assert (folder / "win_rate.png").stat().st_size > 10_000
+    assert (folder / "selfish_mmm2_sl.gif").read_bytes()[:6] == b"GIF89a"
+    assert "92.64%" in report and "Choices the paper leaves open" in report and "last episode" in report
+
+
 CHECKS = {
+    "aga-selfish-mmm2": check_selfish_mmm2,
     "d3c-cleanup": d3c_rl_check("cleaning_actions"),
     "d3c-harvest-patch": d3c_rl_check("apples_eaten"),
     "aga-public-goods": check_public_goods,

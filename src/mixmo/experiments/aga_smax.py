@@ -319,10 +319,11 @@ def _json(config) -> str:
           "SVO, SL, CGA, AgA", SMAXConfig, budget="about 30 min", paper="aga",
           # smoke: compilation dominates (an SMAX trainer compiles in tens of seconds; AgA's several times IPPO's)
           # and `mixmo reproduce all --budget smoke` is part of the test suite, so one method, tiny networks
-          budgets={"smoke": {"methods": "simul-ind", "aga_lams": "", "seeds": "2", "total_steps": "32",
-                             "num_envs": "2", "num_steps": "8", "update_epochs": "1", "hidden": "8",
-                             "gru_hidden": "8", "critic_hidden": "8", "checkpoint_every": "2", "max_steps": "16",
-                             "gif_steps": "16"},
+          # (SL: it also exercises reward shaping in the recurrent trainer; tests/core/test_reproduce.py checks it)
+          budgets={"smoke": {"methods": "sl", "aga_lams": "", "seeds": "2", "total_steps": "32",
+                             "num_envs": "2", "num_steps": "8", "num_minibatches": "2", "update_epochs": "1",
+                             "hidden": "8", "gru_hidden": "8", "critic_hidden": "8", "checkpoint_every": "1",
+                             "max_steps": "6", "gif_steps": "8"},
                    "paper": {"total_steps": "10000000", "seeds": "3", "checkpoint_every": "64",
                              "aga_lams": "1,10"}})
 def run_selfish_mmm2(config: SMAXConfig, progress, context: rl.RunContext | None = None) -> Results:
