@@ -18,17 +18,30 @@ from mixmo.experiments import EXPERIMENTS, VERDICTS, Experiment, Results, _claim
 PAPER_EXPERIMENTS = sorted(name for name, e in EXPERIMENTS.items() if e.paper in ("aga", "d3c"))
 
 
+def _read(name):
+    try:
+        return jax.config.read(name)
+    except AttributeError:  # flags with a context manager are read as attributes
+        return getattr(jax.config, name)
+
+
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     """`mixmo reproduce all --budget smoke`, once for the module (XLA optimisations off: same results, about
-    half the compile time, which dominates these tiny runs)."""
+    half the compile time, which dominates these tiny runs; a persistent compilation cache, so programs that
+    are the same for several runs, e.g. the fixed-matrix mixers, compile once)."""
     out = tmp_path_factory.mktemp("reproduce") / "smoke"
-    saved = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
+    settings = {"jax_disable_most_optimizations": True,
+                "jax_compilation_cache_dir": str(tmp_path_factory.mktemp("jax_cache")),
+                "jax_persistent_cache_min_compile_time_secs": 0.5}
+    saved = {name: _read(name) for name in settings}
+    for name, value in settings.items():
+        jax.config.update(name, value)
     try:
         code = main(["reproduce", "all", "--budget", "smoke", "--out", str(out), "--quiet"])
     finally:
-        jax.config.update("jax_disable_most_optimizations", saved)
+        for name, value in saved.items():
+            jax.config.update(name, value)
     return code, out
 
 
