@@ -87,7 +87,7 @@ def log_segment(loggers, batch_steps: int, stats: tuple[str, ...]):
                 for i, r in enumerate(returns):
                     scalars[f"train/return_{i}"] = r
                 scalars["train/social_welfare"] = returns.sum()
-                scalars["train/equality"] = float(metrics.equality(returns)) if returns.mean() > 0 else float("nan")
+                scalars["train/equality"] = float(equality_or_nan(returns))
                 for name in stats:
                     if f"stat/{name}" in segment_metrics:
                         scalars[f"train/{name}"] = segment_metrics[f"stat/{name}"][:, j].sum() / episodes
@@ -115,6 +115,13 @@ def window_means(curves: pd.DataFrame, column: str, window: float, num_updates: 
     return np.asarray(out)
 
 
+def equality_or_nan(returns) -> np.ndarray:
+    """1 − Gini of per-agent returns `(..., n)`, NaN where the mean return is not positive (undefined there)."""
+    returns = np.asarray(returns, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(returns.mean(axis=-1) > 0, np.asarray(metrics.equality(returns)), np.nan)
+
+
 def episode_frame(method: str, history: dict[str, np.ndarray], batch_steps: int, stats) -> dict[str, np.ndarray]:
     """The per seed x update columns every RL experiment reports (before its own): `method`, `seed`, `update`,
     `env_steps`, `episodes`, per-episode means of each agent's return (`return_<i>`), `social_welfare`,
@@ -125,7 +132,6 @@ def episode_frame(method: str, history: dict[str, np.ndarray], batch_steps: int,
     with np.errstate(invalid="ignore", divide="ignore"):
         per_episode = {k[5:]: v / episodes[..., None] for k, v in history.items() if k.startswith("stat/")}
         returns = per_episode["episode_return"]  # (S, U, N)
-        eq = np.where(returns.mean(axis=-1) > 0, np.asarray(metrics.equality(returns)), np.nan)
     frame = {
         "method": method,
         "seed": np.repeat(np.arange(seeds), updates), "update": np.tile(np.arange(1, updates + 1), seeds),
@@ -135,7 +141,7 @@ def episode_frame(method: str, history: dict[str, np.ndarray], batch_steps: int,
     for i in range(returns.shape[-1]):
         frame[f"return_{i}"] = returns[..., i].ravel()
     frame["social_welfare"] = returns.sum(axis=-1).ravel()
-    frame["equality"] = eq.ravel()
+    frame["equality"] = equality_or_nan(returns).ravel()
     for name in stats:
         if name in per_episode:
             frame[name] = per_episode[name].sum(axis=-1).ravel()

@@ -26,7 +26,7 @@ from mixmo.experiments._methods import DISPLAY
 from mixmo.experiments._registry import Claim, ConfigError, Results, register
 from mixmo.experiments._smax_gif import won_episode_gif
 from mixmo.experiments._rl_common import window_means
-from mixmo.experiments.aga_ssd import _tidy, build, runs
+from mixmo.experiments.aga_ssd import build, runs, tidy_run
 
 PAPER = {"aga_win_rate": 0.9264, "env_steps": 1e7, "lam": 100.0}
 METHOD_IDS = ("simul-ind", "simul-co", "svo", "sl", "cga", "aga", "aga-sign")
@@ -171,7 +171,7 @@ def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results
 
 def _curves(run_id: str, lam, history: dict[str, np.ndarray], first: rl.RecurrentConfig) -> pd.DataFrame:
     """aga_ssd's tidy per-update rows (per-episode means), with the win rate instead of the summed `won`."""
-    df = _tidy(run_id, lam, history, first, STATS)
+    df = tidy_run(run_id, lam, history, first, STATS)
     with np.errstate(invalid="ignore", divide="ignore"):
         df["win_rate"] = (history["stat/won"][..., 0] / history["episodes"]).ravel()
     return df

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from mixmo import envs, methods, metrics, rl
+from mixmo import envs, methods, rl
 from mixmo.experiments import _claims, _common, _rl_common
 from mixmo.experiments._methods import DISPLAY
 from mixmo.experiments._registry import Claim, ConfigError, Results, register
@@ -176,7 +176,7 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
         [run_id for run_id, _ in all_runs], make_trainer, config, context, progress, label=env_name,
         stats=ENV_STATS[env_name])
     final_policies = {run_id: s.policy for run_id, s in states.items()}
-    per_update = [_tidy(run_id, lam, histories[run_id], ppo, ENV_STATS[env_name]) for run_id, lam in all_runs]
+    per_update = [tidy_run(run_id, lam, histories[run_id], ppo, ENV_STATS[env_name]) for run_id, lam in all_runs]
     curves = pd.concat(per_update, ignore_index=True)
     summary = _summary(curves, all_runs, config, ppo)
     gif = None
@@ -233,8 +233,9 @@ def claims(env_name: str, config: SSDConfig, summary: pd.DataFrame) -> list[Clai
     return out
 
 
-def _tidy(run_id: str, lam, history: dict[str, np.ndarray], ppo: rl.PPOConfig, stats) -> pd.DataFrame:
-    """One row per seed x update: per-episode means of the episodes that ended in that update."""
+def tidy_run(run_id: str, lam, history: dict[str, np.ndarray], ppo: rl.PPOConfig, stats) -> pd.DataFrame:
+    """One row per seed x update of one run (also used by `aga_smax`): per-episode means of the episodes that
+    ended in that update, and the update's losses."""
     common = _rl_common.episode_frame(run_id.partition("@")[0], history, ppo.batch_steps, stats)
     frame = {"method": common.pop("method"), "lam": lam if lam is not None else np.nan, **common}
     for name in ("policy_loss", "collective_loss", "value_loss", "entropy", "approx_kl", "direction_norm"):
@@ -252,9 +253,7 @@ def _summary(curves: pd.DataFrame, all_runs, config: SSDConfig, ppo: rl.PPOConfi
         returns = np.stack([_rl_common.window_means(data, f"return_{i}", config.window, ppo.num_updates)
                             for i in range(config.num_agents)], axis=-1)  # (seeds, N)
         _common.mean_and_ci(row, "social_welfare", returns.sum(axis=-1))
-        with np.errstate(invalid="ignore"):
-            eq = np.where(returns.mean(axis=-1) > 0, np.asarray(metrics.equality(returns)), np.nan)
-        _common.mean_and_ci(row, "equality", eq)
+        _common.mean_and_ci(row, "equality", _rl_common.equality_or_nan(returns))
         for i in range(config.num_agents):
             _common.mean_and_ci(row, f"return_{i}", returns[:, i])
         for name in EPISODE_STATS:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from mixmo import envs, metrics, methods, rl
+from mixmo import envs, methods, rl
 from mixmo.experiments import _common, _rl_common
 from mixmo.experiments._registry import ConfigError, Results, register
 from mixmo.experiments.d3c_rl_report import claims, figure, report
@@ -216,9 +216,7 @@ def summarise(curves: pd.DataFrame, config: D3CRLExperimentConfig, a2c: rl.A2CCo
         returns = np.stack([_rl_common.window_means(data, f"return_{i}", config.window, updates)
                             for i in range(n)], axis=-1)  # (seeds, N)
         _common.mean_and_ci(row, "social_welfare", returns.sum(axis=-1))
-        with np.errstate(invalid="ignore"):
-            _common.mean_and_ci(row, "equality", np.where(returns.mean(axis=-1) > 0,
-                                                          np.asarray(metrics.equality(returns)), np.nan))
+        _common.mean_and_ci(row, "equality", _rl_common.equality_or_nan(returns))
         for i in range(n):
             _common.mean_and_ci(row, f"return_{i}", returns[:, i])
         _common.mean_and_ci(row, "lowest_return", returns.min(axis=-1))
