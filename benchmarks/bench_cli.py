@@ -18,7 +18,7 @@ def main():
     for i in range(3):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "mixmo.cli", "run", "aga-public-goods", "--quiet",
+            subprocess.run([sys.executable, "-m", "mixmo.app.cli", "run", "aga-public-goods", "--quiet",
                             "--out", str(Path(tmp) / "r")], check=True, capture_output=True)
             times.append(time.perf_counter() - start)
     print("| command | runs | median wall (s) | min (s) |\n|---|---|---|---|")

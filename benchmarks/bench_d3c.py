@@ -84,7 +84,7 @@ def main():
     for _ in range(1 if args.quick else 3):
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "mixmo.cli", "run", "d3c-prisoners-dilemma", "--quiet",
+            subprocess.run([sys.executable, "-m", "mixmo.app.cli", "run", "d3c-prisoners-dilemma", "--quiet",
                             "--out", str(Path(tmp) / "r")], check=True, capture_output=True)
             times.append(time.perf_counter() - start)
     print("| command | runs | median wall (s) | min (s) |\n|---|---|---|---|")

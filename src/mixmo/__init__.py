@@ -1,15 +1,29 @@
-"""mixmo: learning in mixed-motive multi-agent games (AgA, D3C and their baselines) in JAX."""
+"""mixmo: learning in mixed-motive multi-agent games (AgA, D3C and their baselines) in JAX.
 
-from mixmo import games as games
-from mixmo import methods as methods
-from mixmo import metrics as metrics
-from mixmo.game import Game as Game
-from mixmo.game import StructuredLosses as StructuredLosses
-from mixmo.learn import StepInfo as StepInfo
-from mixmo.learn import Trajectory as Trajectory
-from mixmo.learn import learn as learn
-from mixmo.learn import loss_change_below as loss_change_below
-from mixmo.learn import param_change_below as param_change_below
-from mixmo.methods import GameMethod as GameMethod
+The names below are imported on first use, so `import mixmo.config` or the command line's `mixmo list` do
+not pay for JAX.
+"""
+
+import importlib
 
 __version__ = "0.1.0"
+
+_SUBMODULES = ("games", "methods", "metrics", "envs", "rl", "experiments", "config")
+_NAMES = {
+    "Game": "mixmo.game", "StructuredLosses": "mixmo.game", "StepInfo": "mixmo.learn", "Trajectory": "mixmo.learn",
+    "learn": "mixmo.learn", "loss_change_below": "mixmo.learn", "param_change_below": "mixmo.learn",
+    "GameMethod": "mixmo.methods",
+}
+__all__ = [*_SUBMODULES, *_NAMES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"mixmo.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'mixmo' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__ + ["__version__"])

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from mixmo.game import Game, Params
-from mixmo.methods._base import GameMethod
+from mixmo.methods import GameMethod
 
 
 

@@ -95,7 +95,7 @@ def local_poa_bound(losses_fn, params, mixing, dt: float, mu_bar: float = 1.0):
 
     References: Gemp et al. 2022 (AAMAS), Theorem 1 (eq. 7) / Theorem 4 (eq. 72), Appx. D.
     """
-    from mixmo.methods._d3c import mixed_dynamics
+    from mixmo.methods import mixed_dynamics
 
     m = mixed_dynamics(losses_fn, params, jnp.asarray(mixing))
     per_player = 1.0 + dt * jnp.maximum(m.rates / m.mixed_losses + m.own_grad_sq / (mu_bar * m.mixed_losses), 0.0)
@@ -112,7 +112,7 @@ def local_egalitarian_poa_bound(losses_fn, params, mixing, dt: float, mu_bar: fl
 
     References: Gemp et al. 2022 (AAMAS), Theorem 2 (eq. 8) / Theorem 5 (eq. 101), Appx. D.2.
     """
-    from mixmo.methods._d3c import mixed_dynamics
+    from mixmo.methods import mixed_dynamics
 
     m = mixed_dynamics(losses_fn, params, jnp.asarray(mixing))
     top = jnp.argmax(m.mixed_losses)

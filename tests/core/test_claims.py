@@ -1,12 +1,12 @@
-"""The verdict rules every experiment's claims go through (`mixmo.experiments._claims`)."""
+"""The verdict rules every experiment's claims go through (`mixmo.experiments.verdicts`)."""
 
 import math
 
 import pandas as pd
 import pytest
 
-from mixmo.experiments import VERDICTS, _claims
-from mixmo.experiments.public_goods import PAPER_TABLE1, PublicGoodsConfig, claims
+from mixmo.experiments import VERDICTS, verdicts
+from mixmo.experiments.aga.public_goods import PAPER_TABLE1, PublicGoodsConfig, claims
 
 
 @pytest.mark.parametrize("ours, ours_ci, rtol, verdict", [
@@ -19,51 +19,51 @@ from mixmo.experiments.public_goods import PAPER_TABLE1, PublicGoodsConfig, clai
     (math.nan, 0.0, 0.05, "differs"),
 ])
 def test_number_verdicts(ours, ours_ci, rtol, verdict):
-    claim = _claims.number("Table 1", "AgA SW", 2.903, ours, paper_ci=0.023, ours_ci=ours_ci, rtol=rtol)
+    claim = verdicts.number("Table 1", "AgA SW", 2.903, ours, paper_ci=0.023, ours_ci=ours_ci, rtol=rtol)
     assert claim.verdict == verdict
     assert (claim.reason == "") == (verdict == "reproduced")
     assert claim.paper == "2.903 ± 0.023"
 
 
 def test_number_absolute_tolerance_and_explicit_close():
-    assert _claims.number("s", "q", 0.0, 0.04, rtol=0.0, atol=0.05).verdict == "reproduced"
-    assert _claims.number("s", "q", 0.0, 0.12, rtol=0.0, atol=0.05).verdict == "close"
-    assert _claims.number("s", "q", 0.0, 0.12, rtol=0.0, atol=0.05, close_atol=0.1).verdict == "differs"
-    assert "ours is 0.120 above" in _claims.number("s", "q", 0.0, 0.12, rtol=0.0, atol=0.05).reason
-    assert "25% below" in _claims.number("s", "q", 4.0, 3.0).reason
+    assert verdicts.number("s", "q", 0.0, 0.04, rtol=0.0, atol=0.05).verdict == "reproduced"
+    assert verdicts.number("s", "q", 0.0, 0.12, rtol=0.0, atol=0.05).verdict == "close"
+    assert verdicts.number("s", "q", 0.0, 0.12, rtol=0.0, atol=0.05, close_atol=0.1).verdict == "differs"
+    assert "ours is 0.120 above" in verdicts.number("s", "q", 0.0, 0.12, rtol=0.0, atol=0.05).reason
+    assert "25% below" in verdicts.number("s", "q", 4.0, 3.0).reason
 
 
 def test_a_short_budget_is_not_comparable_but_still_shows_ours():
-    budget = _claims.shortfall(("runs", 3, 50), ("steps", 100, 100))
+    budget = verdicts.shortfall(("runs", 3, 50), ("steps", 100, 100))
     assert budget == "budget: 3 runs of the 50 the claim needs"
-    claim = _claims.number("Table 1", "AgA SW", 2.903, 2.903, budget=budget)
+    claim = verdicts.number("Table 1", "AgA SW", 2.903, 2.903, budget=budget)
     assert claim.verdict == "not comparable" and claim.ours == "2.903" and "3 runs" in claim.reason
-    assert _claims.shortfall(("runs", 25, 50), ("steps", 1e7, 2e7)) == ""  # half is enough
-    assert (_claims.shortfall(("environment steps", 196_608, 2e7))
+    assert verdicts.shortfall(("runs", 25, 50), ("steps", 1e7, 2e7)) == ""  # half is enough
+    assert (verdicts.shortfall(("environment steps", 196_608, 2e7))
             == "budget: 196,608 environment steps of the 20,000,000 the claim needs")
 
 
 def test_best_is_computed_from_the_ranking():
     values = {"AgA": (2.9, 0.02), "Simul-Co": (2.8, 0.03), "SL": (2.6, 0.05)}
-    assert _claims.best("Table 1", "highest SW", "AgA", values, "AgA").verdict == "reproduced"
-    tie = _claims.best("Table 1", "highest SW", "AgA", {**values, "AgA": (2.79, 0.02)}, "AgA")
+    assert verdicts.best("Table 1", "highest SW", "AgA", values, "AgA").verdict == "reproduced"
+    tie = verdicts.best("Table 1", "highest SW", "AgA", {**values, "AgA": (2.79, 0.02)}, "AgA")
     assert tie.verdict == "close" and "Simul-Co is best" in tie.reason
-    assert _claims.best("Table 1", "highest SW", "AgA", {**values, "AgA": (2.5, 0.02)}, "AgA").verdict == "differs"
-    lower = _claims.best("Fig. 3", "lower ratio", "D3C", {"GD": (1.2, 0.0), "D3C": (1.0, 0.0)}, "D3C", higher=False)
+    assert verdicts.best("Table 1", "highest SW", "AgA", {**values, "AgA": (2.5, 0.02)}, "AgA").verdict == "differs"
+    lower = verdicts.best("Fig. 3", "lower ratio", "D3C", {"GD": (1.2, 0.0), "D3C": (1.0, 0.0)}, "D3C", higher=False)
     assert lower.verdict == "reproduced" and lower.ours.startswith("D3C")
-    assert _claims.best("s", "q", "AgA", {"SL": (1.0, 0.0)}, "AgA").verdict == "not comparable"
-    nan = _claims.best("s", "q", "AgA", {"AgA": (math.nan, 0.0), "SL": (1.0, 0.0)}, "AgA")
+    assert verdicts.best("s", "q", "AgA", {"SL": (1.0, 0.0)}, "AgA").verdict == "not comparable"
+    nan = verdicts.best("s", "q", "AgA", {"AgA": (math.nan, 0.0), "SL": (1.0, 0.0)}, "AgA")
     assert nan.verdict == "differs"
 
 
 def test_finding_and_not_comparable():
-    assert _claims.finding("s", "q", "yes", "yes", True).verdict == "reproduced"
-    assert _claims.finding("s", "q", "yes", "almost", False, nearly=True).verdict == "close"
-    assert _claims.finding("s", "q", "yes", "no", False, reason="why").reason == "why"
-    assert _claims.finding("s", "q", "yes", "yes", True, budget="budget: tiny").verdict == "not comparable"
+    assert verdicts.finding("s", "q", "yes", "yes", True).verdict == "reproduced"
+    assert verdicts.finding("s", "q", "yes", "almost", False, nearly=True).verdict == "close"
+    assert verdicts.finding("s", "q", "yes", "no", False, reason="why").reason == "why"
+    assert verdicts.finding("s", "q", "yes", "yes", True, budget="budget: tiny").verdict == "not comparable"
     with pytest.raises(ValueError):
-        _claims.not_comparable("s", "q", "p", "o", "")
-    counts = _claims.count([_claims.finding("s", "q", "p", "o", True), _claims.finding("s", "q", "p", "o", False)])
+        verdicts.not_comparable("s", "q", "p", "o", "")
+    counts = verdicts.count([verdicts.finding("s", "q", "p", "o", True), verdicts.finding("s", "q", "p", "o", False)])
     assert list(counts) == list(VERDICTS) and counts["reproduced"] == 1 and counts["differs"] == 1
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mixmo.cli import main
+from mixmo.app.cli import main
 
 TINY = ["--seeds", "3", "--steps", "12", "--quiet"]
 
@@ -78,7 +78,7 @@ def test_unwritable_out_is_refused(capsys, tmp_path):
 
 
 def test_failed_write_leaves_nothing_behind(capsys, tmp_path, monkeypatch):
-    import mixmo.report
+    import mixmo.app.output
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -88,7 +88,7 @@ def test_failed_write_leaves_nothing_behind(capsys, tmp_path, monkeypatch):
                             "--out", str(tmp_path / "r"))
     assert code == 1 and "No space left" in err
     assert list(tmp_path.iterdir()) == []
-    assert mixmo.report  # imported module under test
+    assert mixmo.app.output  # imported module under test
 
 
 def test_show_config_lists_settings(capsys):
@@ -99,12 +99,12 @@ def test_show_config_lists_settings(capsys):
 
 def test_console_script_smoke(tmp_path):
     out_dir = tmp_path / "smoke"
-    result = subprocess.run([sys.executable, "-m", "mixmo.cli", "run", "aga-public-goods", *TINY,
+    result = subprocess.run([sys.executable, "-m", "mixmo.app.cli", "run", "aga-public-goods", *TINY,
                              "--set", "sensitivity=false", "--out", str(out_dir)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "AgA" in result.stdout  # the terminal table
     assert (out_dir / "report.md").exists() and not list(tmp_path.glob(".*partial*"))
-    bad = subprocess.run([sys.executable, "-m", "mixmo.cli", "run", "nope"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "mixmo.app.cli", "run", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("mixmo: error: unknown experiment")
     assert Path(out_dir).exists()
 
@@ -115,8 +115,8 @@ def test_summary_json_is_strict(tmp_path):
     import pandas as pd
 
     from mixmo.experiments import Results
-    from mixmo.experiments.toy import ToyConfig
-    from mixmo.report import write_results
+    from mixmo.experiments.aga.toy import ToyConfig
+    from mixmo.app.output import write_results
 
     results = Results(summary=pd.DataFrame([{"method": "aga", "x": float("nan"), "n": 3}]),
                       metrics=pd.DataFrame([{"a": 1}]))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mixmo
-from mixmo.cli import main
+from mixmo.app.cli import main
 
 BIG = 30.0  # sigmoid(30) = 1 to float32 precision: a deterministic policy
 

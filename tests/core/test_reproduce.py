@@ -12,10 +12,11 @@ import jax
 import pandas as pd
 import pytest
 
-from mixmo.cli import main
-from mixmo.experiments import EXPERIMENTS, VERDICTS, Experiment, Results, _claims, make_config
+from mixmo.app.cli import main
+from mixmo.app import output
+from mixmo.experiments import EXPERIMENTS, VERDICTS, Experiment, Results, load_all, verdicts
 
-PAPER_EXPERIMENTS = sorted(name for name, e in EXPERIMENTS.items() if e.paper in ("aga", "d3c"))
+PAPER_EXPERIMENTS = sorted(name for name, e in load_all().items() if e.paper in ("aga", "d3c"))
 
 
 def _read(name):
@@ -94,8 +95,8 @@ def test_smoke_results_folder_follows_the_contract(smoke, name):
     assert {"config.json", "metrics.csv", "summary.json", "claims.json", "report.md"} <= files
     assert any(p.suffix == ".png" and p.stat().st_size > 5_000 for p in folder.iterdir())
     config = json.loads((folder / "config.json").read_text())
-    wanted = make_config(EXPERIMENTS[name].config_type, EXPERIMENTS[name].budgets["smoke"])
-    assert config == json.loads(json.dumps({"experiment": name, **dataclasses.asdict(wanted)}))
+    wanted = EXPERIMENTS[name].make_config(presets=["smoke"])
+    assert config == json.loads(output.config_json(name, wanted))
     summary = json.loads((folder / "summary.json").read_text())
     assert summary and all("method" in row for row in summary)
     assert len(pd.read_csv(folder / "metrics.csv")) >= 1
@@ -220,7 +221,7 @@ def _tiny_run(config: TinyConfig, progress) -> Results:
     advance()
     fig, ax = plt.subplots()
     ax.plot(range(100), [i * i for i in range(100)])
-    claim = _claims.number("Table 0", "runs", 2.0, float(config.seeds), rtol=0.0)
+    claim = verdicts.number("Table 0", "runs", 2.0, float(config.seeds), rtol=0.0)
     return Results(summary=pd.DataFrame([{"method": "aga", "runs": config.seeds}]),
                    metrics=pd.DataFrame([{"run": r} for r in range(config.seeds)]), figures={"tiny": fig},
                    report="# tiny\n", claims=[claim])
@@ -228,13 +229,13 @@ def _tiny_run(config: TinyConfig, progress) -> Results:
 
 def _tiny(name: str, smoke: dict | None) -> Experiment:
     return Experiment(name, "a tiny test experiment", TinyConfig, _tiny_run, paper="d3c",
-                      budgets={} if smoke is None else {"smoke": smoke})
+                      presets={} if smoke is None else {"smoke": smoke})
 
 
 @pytest.fixture
 def tiny_registry(monkeypatch):
     """Only tiny experiments registered (restored afterwards): `put(name, smoke_settings)` adds one."""
-    for name in list(EXPERIMENTS):
+    for name in list(load_all()):
         monkeypatch.delitem(EXPERIMENTS, name)
     return lambda name, smoke: monkeypatch.setitem(EXPERIMENTS, name, _tiny(name, smoke))
 
@@ -256,7 +257,7 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tiny_registry
     report = (tmp_path / "r" / "report.md").read_text()
     sections = _sections(report)
     assert "**failed**: RuntimeError: the tiny experiment broke (traceback" in sections["tiny-b-broken"]
-    assert "registers no smoke budget" in sections["tiny-c-no-smoke"]
+    assert "declares no smoke preset" in sections["tiny-c-no-smoke"]
     assert "| reproduced | 1 |" in report and "| differs | 1 |" in report  # tiny-a: 2 runs = 2; tiny-d: 3 runs
     assert "4 experiments: 2 ran, 2 failed" in report
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
@@ -303,7 +304,8 @@ def _tiny_rl_run(config: TinyConfig, progress, context=None) -> Results:
 def test_resume_continues_an_interrupted_run_from_its_folder(tiny_registry, capsys, tmp_path, monkeypatch):
     out = tmp_path / "r"
     monkeypatch.setitem(EXPERIMENTS, "tiny-rl", Experiment("tiny-rl", "a tiny RL-like experiment", TinyConfig,
-                                                           _tiny_rl_run, paper="aga", budgets={"smoke": {}}))
+                                                           _tiny_rl_run, paper="aga", presets={"smoke": {}},
+                                                           run_folder=True))
     INTERRUPT_ONCE.append(True)
     code, _, err = reproduce(capsys, "aga", "--budget", "smoke", "--out", str(out))
     assert code == 130 and f"--out {out} --resume" in err
@@ -316,12 +318,12 @@ def test_resume_continues_an_interrupted_run_from_its_folder(tiny_registry, caps
 
 
 def test_every_budget_of_every_experiment_is_a_valid_configuration():
-    for name, experiment in EXPERIMENTS.items():
+    for name, experiment in load_all().items():
         assert experiment.paper in ("aga", "d3c", ""), name
-        assert "smoke" in experiment.budgets, f"{name} has no smoke budget"
-        for budget, overrides in experiment.budgets.items():
-            assert budget in ("smoke", "paper"), (name, budget)
-            make_config(experiment.config_type, overrides)  # raises ConfigError for a bad name or value
+        assert "smoke" in experiment.presets, f"{name} has no smoke preset"
+        for preset in experiment.presets:
+            assert preset in ("smoke", "paper"), (name, preset)
+            experiment.make_config(presets=[preset])  # raises ConfigError for a bad key or value
 
 
 def test_ctrl_c_stops_and_leaves_only_complete_folders(tiny_registry, capsys, tmp_path):

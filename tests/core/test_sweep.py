@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from mixmo import sweep
-from mixmo.cli import main
+from mixmo.app import sweep
+from mixmo.app.cli import main
 from mixmo.experiments import ConfigError
 
 FIXED = ["--seeds", "6", "--steps", "15", "--set", "sensitivity=false", "--set", "methods=simul-ind,aga", "--quiet"]
@@ -28,7 +28,7 @@ def test_parse_grid_errors(specs, fragment):
 
 def test_bad_grid_value_is_refused_before_running(capsys, tmp_path):
     code = main(["sweep", "aga-public-goods", "--grid", "lam=1,big", *FIXED, "--out", str(tmp_path / "s")])
-    assert code == 2 and "--set lam=big: expected a number" in capsys.readouterr().err
+    assert code == 2 and "--grid lam=big: expected a number" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from mixmo.cli import main
+from mixmo.app.cli import main
 
 
 # The tiny end-to-end run of every D3C experiment (results folder, summary keys, the paper's numbers in the
@@ -10,8 +10,8 @@ from mixmo.cli import main
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["run", "d3c-braess", "--set", "lr_mix=-1"], "lr_mix must be >= 0"),
-    (["run", "d3c-braess", "--set", "clip=1,2,3"], "clip must be empty"),
+    (["run", "d3c-braess", "--set", "d3c.lr_mix=-1"], "lr_mix must be >= 0"),
+    (["run", "d3c-braess", "--set", "d3c.clip=1,2,3"], "clip must be empty"),
     (["run", "d3c-prisoners-dilemma", "--set", "ns=1"], "ns must be integers >= 2"),
     (["run", "d3c-bilinear", "--set", "parametrizations=linear"], "parametrizations"),
     (["run", "d3c-nash-paradox", "--set", "kappas=1.5"], "kappas"),

@@ -3,7 +3,7 @@
 import pytest
 from PIL import Image
 
-from mixmo.cli import main
+from mixmo.app.cli import main
 
 
 def test_render_writes_an_animated_gif(capsys, tmp_path):

@@ -4,8 +4,8 @@ import jax
 
 from mixmo import rl
 
-TINY = ["--set", "num_agents=2", "--set", "max_steps=16", "--set", "num_envs=2", "--set", "num_steps=8",
-        "--set", "num_minibatches=2", "--set", "update_epochs=1", "--set", "hidden=8", "--set", "critic_hidden=8",
+TINY = ["--set", "num_agents=2", "--set", "max_steps=16", "--set", "ppo.num_envs=2", "--set", "ppo.num_steps=8",
+        "--set", "ppo.num_minibatches=2", "--set", "ppo.update_epochs=1", "--set", "ppo.hidden=8", "--set", "ppo.critic_hidden=8",
         "--set", "seeds=2", "--set", "gif_steps=0", "--quiet"]
 
 

@@ -8,12 +8,12 @@ import signal
 import pandas as pd
 import pytest
 
-from mixmo.cli import main
+from mixmo.app.cli import main
 from mixmo.experiments import get
 from mixmo.rl import _driver
 
-TINY = ["--set", "max_steps=16", "--set", "num_envs=2", "--set", "num_steps=8", "--set", "hidden=8",
-        "--set", "critic_hidden=8", "--set", "seeds=2", "--set", "checkpoint_every=1", "--quiet"]
+TINY = ["--set", "max_steps=16", "--set", "a2c.num_envs=2", "--set", "a2c.num_steps=8", "--set", "a2c.hidden=8",
+        "--set", "a2c.critic_hidden=8", "--set", "seeds=2", "--set", "run.checkpoint_every=1", "--quiet"]
 
 
 def run(capsys, *argv):
@@ -23,7 +23,7 @@ def run(capsys, *argv):
 
 
 def test_mini_cleanup_end_to_end_with_all_three_mixers(capsys, tmp_path):
-    code, out, err = run(capsys, "d3c-mini-cleanup", *TINY, "--set", "total_steps=32", "--out", str(tmp_path))
+    code, out, err = run(capsys, "d3c-mini-cleanup", *TINY, "--set", "a2c.total_steps=32", "--out", str(tmp_path))
     assert code == 0, err
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [row["method"] for row in summary] == ["selfish", "d3c", "cooperative"]
@@ -44,7 +44,7 @@ def test_mini_cleanup_end_to_end_with_all_three_mixers(capsys, tmp_path):
 
 
 def test_coins_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
-    settings = [*TINY, "--set", "total_steps=64", "--set", "methods=d3c"]  # 16-step episodes end every 2nd update
+    settings = [*TINY, "--set", "a2c.total_steps=64", "--set", "methods=d3c"]  # 16-step episodes end every 2nd update
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     code, _, err = run(capsys, "d3c-coins", *settings, "--out", str(whole))
     assert code == 0, err
@@ -73,8 +73,8 @@ def test_coins_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypa
 
 
 def test_nan_stops_with_one_line(capsys, tmp_path):
-    code, _, err = run(capsys, "d3c-coins", *TINY, "--set", "total_steps=48", "--set", "methods=d3c",
-                       "--set", "nan_at_update=2", "--out", str(tmp_path))
+    code, _, err = run(capsys, "d3c-coins", *TINY, "--set", "a2c.total_steps=48", "--set", "methods=d3c",
+                       "--set", "a2c.nan_at_update=2", "--out", str(tmp_path))
     assert code == 1
     (line,) = err.strip().splitlines()
     assert "d3c" in line and "policy loss" in line and "update 2" in line

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from rl_helpers import TINY
-from mixmo.cli import main
+from mixmo.app.cli import main
 from mixmo.rl import _driver
 
 
@@ -27,7 +27,7 @@ HAVE_TENSORBOARD = importlib.util.find_spec("tensorboardX") is not None
 def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
     out_dir = tmp_path / "cleanup"
     logger = ["--logger", "tensorboard"] if HAVE_TENSORBOARD else []
-    code, out, err = run(capsys, "aga-cleanup", *TINY, "--set", "total_steps=32", "--set", "checkpoint_every=1",
+    code, out, err = run(capsys, "aga-cleanup", *TINY, "--set", "ppo.total_steps=32", "--set", "run.checkpoint_every=1",
                          "--set", "methods=svo,aga", "--set", "gif_steps=3", *logger, "--out", str(out_dir))
     assert code == 0, err
     assert "AgA" in out
@@ -55,7 +55,7 @@ def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
 
 
 def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
-    settings = [*TINY, "--set", "total_steps=48", "--set", "checkpoint_every=1", "--set", "methods=sl,simul-co"]
+    settings = [*TINY, "--set", "ppo.total_steps=48", "--set", "run.checkpoint_every=1", "--set", "methods=sl,simul-co"]
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     code, _, err = run(capsys, "aga-harvest", *settings, "--out", str(whole))
     assert code == 0, err
@@ -95,8 +95,8 @@ def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
 
 def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(capsys, tmp_path):
     out_dir = tmp_path / "nan"
-    code, _, err = run(capsys, "aga-cleanup", *TINY, "--set", "total_steps=48", "--set", "checkpoint_every=1",
-                       "--set", "methods=simul-ind", "--set", "nan_at_update=2", "--out", str(out_dir))
+    code, _, err = run(capsys, "aga-cleanup", *TINY, "--set", "ppo.total_steps=48", "--set", "run.checkpoint_every=1",
+                       "--set", "methods=simul-ind", "--set", "ppo.nan_at_update=2", "--out", str(out_dir))
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1, err

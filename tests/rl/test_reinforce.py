@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mixmo import envs, methods, rl
-from mixmo.experiments import d3c_tyb
+from mixmo.experiments.d3c import tyb as d3c_tyb
 
 T, N, B, O, A = 5, 2, 4, 2, 3
 

@@ -137,8 +137,8 @@ def test_sigterm_during_training_is_deferred_to_the_segment_end():
 def test_wandb_logger_namespaces_metrics(tmp_path, monkeypatch):
     import types
 
-    from mixmo.experiments._rl_common import log_segment
-    from mixmo.experiments.aga_ssd import ENV_STATS
+    from mixmo.experiments.rl_common import log_segment
+    from mixmo.experiments.aga.ssd import ENV_STATS
 
     calls = []
 

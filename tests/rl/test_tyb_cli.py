@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixmo.cli import main
-from mixmo.experiments import d3c_tyb
+from mixmo.app.cli import main
+from mixmo.experiments.d3c import tyb as d3c_tyb
 
 
 def run(capsys, *argv):

@@ -1,7 +1,7 @@
 """`mixmo run aga-selfish-mmm2` errors (its tiny end-to-end run is the smoke run of `mixmo reproduce`,
 checked in tests/core/test_reproduce.py)."""
 
-from mixmo.cli import main
+from mixmo.app.cli import main
 
 
 def test_unknown_method_is_one_clear_line(capsys):

@@ -14,3 +14,7 @@ from mixmo.games._d3c_games import unfair as unfair
 from mixmo.games._prisoners import prisoners_dilemma as prisoners_dilemma
 from mixmo.games._opponent_shaping_games import ipd as ipd
 from mixmo.games._opponent_shaping_games import tandem as tandem
+from mixmo.games._braess import optimum_total as braess_optimum_total
+from mixmo.games._d3c_games import GOLDEN_RATIO_CONJUGATE as GOLDEN_RATIO_CONJUGATE
+from mixmo.games._d3c_games import bilinear_strategies as bilinear_strategies
+from mixmo.games._toy import toy_losses as toy_losses

@@ -16,3 +16,4 @@ from mixmo.methods._extragradient import optimistic as optimistic
 from mixmo.methods._opponent_shaping import lola as lola
 from mixmo.methods._opponent_shaping import lookahead as lookahead
 from mixmo.methods._opponent_shaping import sos as sos
+from mixmo.methods._d3c import mixed_dynamics as mixed_dynamics

@@ -57,7 +57,8 @@ class PPOConfig(RunLength):
     ent_coef: float = 0.01
     """Entropy bonus coefficient in every agent's loss (and in each agent's term of the collective loss)."""
     lr: float = 5e-4
-    """Adam learning rate of the policies (the AgA paper's, given for its SMAC runs)."""
+    """Adam learning rate of the policies (mixmo's CPU default; the AgA paper: 1e-4 on Cleanup and Harvest, App. E.1,
+    and 5e-4 on Selfish-MMM2, App. E.2)."""
     critic_lr: float = 5e-4
     """Adam learning rate of the critics."""
     max_grad_norm: float = 0.5

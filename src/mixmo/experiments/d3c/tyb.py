@@ -21,17 +21,12 @@ import numpy as np
 import pandas as pd
 
 from mixmo import envs, rl
-from mixmo.experiments import _claims, _common
-from mixmo.experiments import _d3c_common as d3c_common
-from mixmo.experiments._registry import Claim, ConfigError, Results, register
+from mixmo.experiments import common, verdicts
+from mixmo.experiments.d3c import game_runs
+from mixmo.experiments.d3c import tyb_report as report
+from mixmo.experiments.d3c.tyb_report import MAX_TOTAL_RETURN, METHODS, PAPER_RUNS
+from mixmo.experiments.registry import Claim, Results, register
 
-METHODS = ("selfish", "d3c", "cooperative")
-LABELS = {"selfish": "policy gradient (no mixing)", "d3c": "policy gradient + D3C",
-          "cooperative": "cooperative (A_ij = 1/2)"}
-COLOURS = {"selfish": "tab:blue", "d3c": "tab:red", "cooperative": "tab:green"}
-PAPER_RUNS = 1000  # Fig. 7: 1000 runs
-MAX_TOTAL_RETURN = -1.0  # both prey step away together every step: 5 steps x 0.1 each (Appx. F.2's rewards)
-SELFISH_TOTAL_RETURN = -5.0  # the far prey stays, the close one is caught at every step
 
 
 @dataclass(frozen=True)
@@ -40,36 +35,13 @@ class TYBConfig:
 
     seeds: int = 1000
     """Independent runs per method, vmapped (Fig. 7: 1000 runs)."""
-    steps: int = 2000
-    """REINFORCE updates per run, 10 episodes each (the paper does not say how long; chosen to fit ~10 min)."""
     methods: tuple[str, ...] = METHODS
     """Mixing of the rewards: selfish (none, the paper's "policy gradient"), d3c, cooperative (A_ij = 1/n)."""
-    episodes: int = 10
-    """Episodes per batch, half with each prey the closer one (Appx. G.1: 10); must be even."""
-    lr: float = 0.1
-    """REINFORCE learning rate, plain SGD (Appx. G.1)."""
-    value_lr: float = 0.1
-    """TD learning rate of the linear value baseline (Appx. G.1)."""
-    lr_mix: float = 1.0
-    """D3C's η_A (Table 1)."""
-    delta: float = 1.0
-    """D3C's perturbation scale δ (Table 1)."""
-    kl: float = 0.0
-    """D3C's KL weight ν (Table 1)."""
-    tau_min: int = 10
-    """Shortest D3C trial (Table 1), in mixer steps (episodes with mix_per_episode, else updates)."""
-    tau_max: int = 20
-    """Longest D3C trial (Table 1)."""
-    init_self: float = 0.99
-    """A_ii at the start (Table 1)."""
-    eps: float = 0.0
-    """D3C's ε (Table 1)."""
-    clip: tuple[float, ...] = (-5.0, 5.0)
-    """D3C's logit bounds l, h (Table 1)."""
-    mix_per_episode: bool = False
-    """Advance D3C's loop (Algorithm 1) once per REINFORCE update with g = the batch's mean mixed episode return
-    (Algorithm 1's step is "Update Policy With Mixed Rewards"); true: once per episode with g = that episode's mixed
-    return (Algorithm 3 read literally: it plays one episode and returns its return), τ then counts episodes."""
+    reinforce: rl.ReinforceConfig = rl.ReinforceConfig()
+    """The prey's learner (Appx. G.1: REINFORCE, plain SGD lr 0.1, batches of 10 episodes, a linear TD baseline).
+    num_updates: the paper does not say how long; 2000 chosen to fit about 10 minutes."""
+    d3c: rl.D3CRLConfig = rl.D3CRLConfig(lr=1.0, delta=1.0, kl=0.0, tau_min=10, tau_max=20, eps=0.0)
+    """D3C's reward mixing (Table 1's Trust-Your-Brother row)."""
     window: float = 0.1
     """Fraction of training at the end over which the summary averages (the last 10%)."""
     points: int = 10
@@ -79,33 +51,15 @@ class TYBConfig:
     """PRNG seed; every method sees the same seeds."""
 
     def validate(self):
-        _common.require(self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}; e.g. --seeds 100.")
-        _common.require(self.steps >= 1, f"steps must be >= 1, got {self.steps}; e.g. --steps 500.")
-        _common.require(self.episodes >= 2 and self.episodes % 2 == 0,
-                        f"episodes must be even and >= 2 (half start with each prey closer), got {self.episodes}.")
-        _common.require(bool(self.methods), f"methods: give at least one of {', '.join(METHODS)}.")
+        common.require(self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}; e.g. --seeds 100.")
+        common.require(self.reinforce.episodes % 2 == 0, "reinforce.episodes must be even (half start with each "
+                       f"prey closer), got {self.reinforce.episodes}.")
+        common.require(bool(self.methods), f"methods: give at least one of {', '.join(METHODS)}.")
         unknown = [m for m in self.methods if m not in METHODS]
-        _common.require(not unknown, f"unknown method {unknown[0] if unknown else ''!r}; known: {', '.join(METHODS)}.")
-        _common.require(len(set(self.methods)) == len(self.methods), f"methods: {self.methods} lists one twice.")
-        _common.require(0 < self.window <= 1, f"window must be in (0, 1], got {self.window}.")
-        _common.require(self.points >= 1, f"points must be >= 1, got {self.points}.")
-        _common.require(len(self.clip) == 2, f"clip must be two numbers l,h, got {self.clip}; e.g. --set clip=-5,5.")
-        try:
-            reinforce_config(self).validate()
-            d3c_config(self).validate()
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-
-
-def reinforce_config(config: TYBConfig) -> rl.ReinforceConfig:
-    return rl.ReinforceConfig(num_updates=config.steps, episodes=config.episodes, max_episode_steps=5, lr=config.lr,
-                              value_lr=config.value_lr, gamma=1.0, mix_per_episode=config.mix_per_episode)
-
-
-def d3c_config(config: TYBConfig) -> rl.D3CRLConfig:
-    return rl.D3CRLConfig(lr=config.lr_mix, delta=config.delta, kl=config.kl, tau_min=config.tau_min,
-                          tau_max=config.tau_max, init_self=config.init_self, eps=config.eps, low=config.clip[0],
-                          high=config.clip[1])
+        common.require(not unknown, f"unknown method {unknown[0] if unknown else ''!r}; known: {', '.join(METHODS)}.")
+        common.require(len(set(self.methods)) == len(self.methods), f"methods: {self.methods} lists one twice.")
+        common.require(0 < self.window <= 1, f"window must be in (0, 1], got {self.window}.")
+        common.require(self.points >= 1, f"points must be >= 1, got {self.points}.")
 
 
 def close_prey(episodes: int) -> jax.Array:
@@ -141,7 +95,7 @@ def outcomes(episodes: int):
 
 def mixer(method: str, config: TYBConfig) -> rl.RewardMixer:
     return {"selfish": rl.selfish, "cooperative": rl.cooperative,
-            "d3c": lambda: rl.d3c(d3c_config(config))}[method]()
+            "d3c": lambda: rl.d3c(config.d3c)}[method]()
 
 
 def _per_update(metrics: rl.ReinforceMetrics) -> dict[str, np.ndarray]:
@@ -165,14 +119,14 @@ def _per_update(metrics: rl.ReinforceMetrics) -> dict[str, np.ndarray]:
 def train(method: str, config: TYBConfig, progress_tick) -> dict[str, np.ndarray]:
     """All seeds of one method in one jit(vmap(scan)), in 10 chunks for progress. Returns `_per_update` arrays."""
     env = envs.make("trust_your_brother")
-    trainer = rl.make_reinforce(reinforce_config(config), env, mixer(method, config),
-                                starts=batch_starts(env, config.episodes), outcomes=outcomes(config.episodes))
+    trainer = rl.make_reinforce(config.reinforce, env, mixer(method, config),
+                                starts=batch_starts(env, config.reinforce.episodes), outcomes=outcomes(config.reinforce.episodes))
     keys = jax.random.split(jax.random.key(config.seed), config.seeds)
     states = jax.jit(jax.vmap(trainer.init))(keys)
-    chunk = max(1, math.ceil(config.steps / 10))
+    chunk = max(1, math.ceil(config.reinforce.num_updates / 10))
     runners, parts, done = {}, [], 0
-    while done < config.steps:
-        n = min(chunk, config.steps - done)
+    while done < config.reinforce.num_updates:
+        n = min(chunk, config.reinforce.num_updates - done)
         if n not in runners:
             runners[n] = jax.jit(jax.vmap(lambda s, n=n: trainer.run(s, n)))
         states, metrics = runners[n](states)
@@ -192,28 +146,28 @@ def _gini_equality(costs: np.ndarray) -> np.ndarray:
 
 def summarise(method: str, data: dict[str, np.ndarray], config: TYBConfig) -> dict:
     """The summary row: per-seed means over the last `window` of training, then mean ± 95% CI over seeds."""
-    last = max(1, int(round(config.window * config.steps)))
+    last = max(1, int(round(config.window * config.reinforce.num_updates)))
     late = {k: v[:, -last:].mean(axis=1) for k, v in data.items()}
     row = {"method": method}
-    d3c_common.mean_sd_row(row, "social_welfare", late["social_welfare"])
+    game_runs.mean_sd_row(row, "social_welfare", late["social_welfare"])
     returns = np.stack([late["return_0"], late["return_1"]], axis=-1)
-    _common.mean_and_ci(row, "equality", _gini_equality(-returns))
+    common.mean_and_ci(row, "equality", _gini_equality(-returns))
     roles = np.stack([late["close_return"], late["far_return"]], axis=-1)
-    _common.mean_and_ci(row, "equality_roles", _gini_equality(-roles))
+    common.mean_and_ci(row, "equality_roles", _gini_equality(-roles))
     for name in ("return_0", "return_1", "close_return", "far_return", "escape_rate", "times_caught", "moves_tried"):
-        _common.mean_and_ci(row, name, late[name])
+        common.mean_and_ci(row, name, late[name])
     for i in range(2):
         final = data[f"relative_attention_{i}"][:, -1] if method == "d3c" else np.full(config.seeds, np.nan)
-        d3c_common.mean_sd_row(row, f"relative_attention_{i}", final)
-        _common.mean_and_ci(row, f"weight_to_other_{i}", data[f"weight_to_other_{i}"][:, -1])
+        game_runs.mean_sd_row(row, f"relative_attention_{i}", final)
+        common.mean_and_ci(row, f"weight_to_other_{i}", data[f"weight_to_other_{i}"][:, -1])
     return row
 
 
 def tidy(method: str, data: dict[str, np.ndarray], config: TYBConfig) -> pd.DataFrame:
     """metrics.csv rows: one per seed and block of updates (block means; attention and weights at the block end)."""
-    edges = np.unique(np.linspace(0, config.steps, min(config.points, config.steps) + 1).astype(int))
+    edges = np.unique(np.linspace(0, config.reinforce.num_updates, min(config.points, config.reinforce.num_updates) + 1).astype(int))
     frame = {"method": method, "seed": np.repeat(np.arange(config.seeds), len(edges) - 1),
-             "update": np.tile(edges[1:], config.seeds), "episodes": np.tile(edges[1:] * config.episodes, config.seeds)}
+             "update": np.tile(edges[1:], config.seeds), "episodes": np.tile(edges[1:] * config.reinforce.episodes, config.seeds)}
     for name, values in data.items():
         if name.startswith(("relative_attention", "weight_to_other")):
             frame[name] = values[:, edges[1:] - 1].ravel()
@@ -222,11 +176,10 @@ def tidy(method: str, data: dict[str, np.ndarray], config: TYBConfig) -> pd.Data
     return pd.DataFrame(frame)
 
 
-@register("d3c-trust-your-brother", "D3C Fig. 7/16: Trust-Your-Brother, REINFORCE prey: no mixing vs D3C vs "
-          "cooperative, 1000 runs", TYBConfig, budget="about 7 min", paper="d3c",
-          budgets={"smoke": {"seeds": "20", "steps": "200"}, "paper": {}})
+@register("d3c-trust-your-brother", TYBConfig, presets={"smoke": {"seeds": 20, "reinforce.num_updates": 200}},
+          steps_key="reinforce.num_updates")
 def run(config: TYBConfig, progress) -> Results:
-    tick = progress(f"updates ({len(config.methods)} methods x {config.steps})", len(config.methods) * config.steps)
+    tick = progress(f"updates ({len(config.methods)} methods x {config.reinforce.num_updates})", len(config.methods) * config.reinforce.num_updates)
     rows, tables, curves = [], [], {}
     for method in config.methods:
         data = train(method, config, tick)
@@ -234,7 +187,6 @@ def run(config: TYBConfig, progress) -> Results:
         tables.append(tidy(method, data, config))
         curves[method] = _curves(data)
     summary = pd.DataFrame(rows)
-    from mixmo.experiments import _tyb_report as report  # here: it imports this module's constants
 
     return Results(summary=summary, metrics=pd.concat(tables, ignore_index=True),
                    figures=report.figures(config, curves), report=report.markdown(config, summary),
@@ -254,28 +206,28 @@ def claims(config: TYBConfig, summary: pd.DataFrame) -> list[Claim]:
     """§3.3 / Fig. 7: D3C approaches the maximal total return and beats policy gradient; its agents move from
     selfish to other-regarding attention. Appx. F.2 / Fig. 16: the mixing weights end at a mixture."""
     rows = {r["method"]: r for r in summary.to_dict("records")}
-    budget = _claims.shortfall(("runs", config.seeds, PAPER_RUNS))
+    budget = verdicts.shortfall(("runs", config.seeds, PAPER_RUNS))
     out = []
     if "d3c" in rows:
         d3c = rows["d3c"]
-        out.append(_claims.number(
+        out.append(verdicts.number(
             "Fig. 7 (left), §3.3", "D3C total return per episode, median over runs (last 10%)", MAX_TOTAL_RETURN,
             d3c["social_welfare_median"], atol=0.25, close_atol=1.0, paper_text="approaches −1.0 (the maximum)",
             budget=budget))
         attention = max(d3c["relative_attention_0"], d3c["relative_attention_1"])
-        out.append(_claims.finding(
+        out.append(verdicts.finding(
             "Fig. 7 (right)", "D3C relative reward attention ln(A_ii/A_ij) ends other-regarding (≤ 0)",
             "from ln 99 = 4.6 to negative", f"{d3c['relative_attention_0']:.2f}, {d3c['relative_attention_1']:.2f} "
             "(mean at the end)", attention <= 0, nearly=attention < 4.6 / 2, budget=budget,
             reason="attention stays selfish"))
         weight = min(d3c["weight_to_other_0"], d3c["weight_to_other_1"])
-        out.append(_claims.finding(
+        out.append(verdicts.finding(
             "Fig. 16 (Appx. F.2)", "D3C's mixing weights move from A_ij = 0.01 to a mixture (A_ij ≥ 0.1)",
             "a mixture of losses", f"A_01 = {d3c['weight_to_other_0']:.2f}, A_10 = {d3c['weight_to_other_1']:.2f} "
             "(mean at the end)", weight >= 0.1, nearly=weight >= 0.03, budget=budget, reason="weights stay near 0.01"))
     if {"d3c", "selfish"} <= set(rows):
         values = {"D3C": (rows["d3c"]["social_welfare"], rows["d3c"]["social_welfare_ci95"]),
                   "policy gradient": (rows["selfish"]["social_welfare"], rows["selfish"]["social_welfare_ci95"])}
-        out.append(_claims.best("Fig. 7 (left)", "higher mean total return: D3C vs policy gradient", "D3C", values,
+        out.append(verdicts.best("Fig. 7 (left)", "higher mean total return: D3C vs policy gradient", "D3C", values,
                                 "D3C", budget=budget))
     return out

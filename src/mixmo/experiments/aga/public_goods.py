@@ -14,9 +14,10 @@ import optax
 import pandas as pd
 
 from mixmo import games, metrics
-from mixmo.experiments import _claims, _common
-from mixmo.experiments._methods import DISPLAY, parse_methods
-from mixmo.experiments._registry import Claim, Results, register
+from mixmo.experiments import verdicts, common
+from mixmo.experiments import markdown
+from mixmo.experiments.method_ids import DISPLAY, parse_methods
+from mixmo.experiments.registry import Claim, Results, register
 from mixmo.learn import learn, loss_change_below
 
 # The paper's Table 1 (mean ± 95% CI over 50 runs).
@@ -74,18 +75,16 @@ class PublicGoodsConfig:
     """Also run AgA at other lambdas and SVO at other weights, for the report's sensitivity table."""
 
     def validate(self):
-        _common.check_budget(self)
-        _common.require(self.n >= 2, f"n must be >= 2, got {self.n}.")
-        _common.require(self.b > 0, f"b must be > 0, got {self.b}.")
-        _common.require(self.tol > 0, f"tol must be > 0, got {self.tol}.")
-        _common.require(self.parametrization in ("sigmoid", "clip"),
+        common.check_budget(self)
+        common.require(self.n >= 2, f"n must be >= 2, got {self.n}.")
+        common.require(self.b > 0, f"b must be > 0, got {self.b}.")
+        common.require(self.tol > 0, f"tol must be > 0, got {self.tol}.")
+        common.require(self.parametrization in ("sigmoid", "clip"),
                         f"parametrization must be sigmoid or clip, got {self.parametrization!r}.")
         parse_methods(self.methods, self)
 
 
-@register("aga-public-goods", "AgA Table 1 & 3: public goods game, 7 methods x 50 runs (SW, equality, steps, cost)",
-          PublicGoodsConfig, budget="about 15 s", paper="aga",
-          budgets={"smoke": {"seeds": "3", "steps": "12", "sensitivity": "false"}})
+@register("aga-public-goods", PublicGoodsConfig, presets={"smoke": {"seeds": "3", "steps": "12", "sensitivity": "false"}})
 def run(config: PublicGoodsConfig, progress) -> Results:
     game = games.public_goods(config.n, config.b, config.c, config.parametrization)
     methods = parse_methods(config.methods, config)
@@ -93,7 +92,7 @@ def run(config: PublicGoodsConfig, progress) -> Results:
     rows, per_run = [], []
     advance = progress("methods", len(methods))
     for method_id, method in methods.items():
-        traj, seconds = _common.timed(
+        traj, seconds = common.timed(
             learn, game, method, optax.sgd(config.lr), steps=config.steps, seeds=config.seeds, key=key,
             stop=loss_change_below(config.tol))
         final = np.asarray(traj.payoffs[:, -1])
@@ -101,9 +100,9 @@ def run(config: PublicGoodsConfig, progress) -> Results:
         eq = np.asarray(metrics.equality(final))
         row = {"method": method_id}
         for i in range(config.n):
-            _common.mean_and_ci(row, f"r_{i + 1}", final[:, i])
-        _common.mean_and_ci(row, "social_welfare", sw)
-        _common.mean_and_ci(row, "equality", eq)
+            common.mean_and_ci(row, f"r_{i + 1}", final[:, i])
+        common.mean_and_ci(row, "social_welfare", sw)
+        common.mean_and_ci(row, "equality", eq)
         row["total_steps"] = int(np.sum(traj.stop_step))
         row["converged_runs"] = int(np.sum(traj.converged))
         row["wall_s"] = seconds
@@ -138,36 +137,36 @@ def claims(config: PublicGoodsConfig, summary: pd.DataFrame) -> list[Claim]:
     step) of Li et al. 2024, §5.1, beside ours, with verdicts by `_claims`' rules."""
     rows = {row["method"]: row for row in summary.to_dict("records")}
     if (config.n, config.b, config.c) != (2, 1.0, 1.5):
-        return [_claims.not_comparable("Table 1", "every entry", "n = 2, b = 1, c = 1.5",
+        return [verdicts.not_comparable("Table 1", "every entry", "n = 2, b = 1, c = 1.5",
                                        f"n = {config.n}, b = {config.b:g}, c = {config.c:g}",
                                        "the game differs from the paper's")]
-    budget = _claims.shortfall(("runs", config.seeds, PAPER_RUNS), ("steps", config.steps, PAPER_STEPS))
+    budget = verdicts.shortfall(("runs", config.seeds, PAPER_RUNS), ("steps", config.steps, PAPER_STEPS))
     out = []
     for method_id, paper in PAPER_TABLE1.items():
         if method_id not in rows:
             continue
         for key, (mean, half) in paper.items():
-            out.append(_claims.number("Table 1", f"{DISPLAY[method_id]} {key}", mean, rows[method_id][key],
+            out.append(verdicts.number("Table 1", f"{DISPLAY[method_id]} {key}", mean, rows[method_id][key],
                                       paper_ci=half, ours_ci=rows[method_id][f"{key}_ci95"], budget=budget))
     for key in ("social_welfare", "equality"):
         values = {DISPLAY[m]: (row[key], row[f"{key}_ci95"]) for m, row in rows.items()}
-        out.append(_claims.best("Table 1", f"highest {key.replace('_', ' ')}", "AgA", values, "AgA", budget=budget))
+        out.append(verdicts.best("Table 1", f"highest {key.replace('_', ' ')}", "AgA", values, "AgA", budget=budget))
     if "aga" in rows:
         note = "the paper does not give its stopping rule; ours: no payoff moves by tol in one update"
-        out.append(_claims.number("Table 3", "AgA total steps to converge, all runs", 1389,
+        out.append(verdicts.number("Table 3", "AgA total steps to converge, all runs", 1389,
                                   rows["aga"]["total_steps"], rtol=0.2, digits=0, budget=budget, note=note))
         others = [row["total_steps"] for m, row in rows.items() if m != "aga"]
         if others:
-            out.append(_claims.number("Table 3", "baselines' total steps (mean over methods)", 4000,
+            out.append(verdicts.number("Table 3", "baselines' total steps (mean over methods)", 4000,
                                       float(np.mean(others)), rtol=0.2, digits=0, paper_text="about 4000",
                                       budget=budget, note=note))
-            out.append(_claims.finding(
+            out.append(verdicts.finding(
                 "Table 3", "AgA converges in the fewest total steps", "yes", f"AgA {rows['aga']['total_steps']}, "
                 f"fewest other {min(others)}", rows["aga"]["total_steps"] < min(others), budget=budget,
                 reason="a baseline converges in fewer steps"))
         if "step_cost_ratio" in rows["aga"]:
             ratio = rows["aga"]["step_cost_ratio"]
-            out.append(_claims.finding(
+            out.append(verdicts.finding(
                 "Table 3", "AgA's time per step / Simul-Ind's", "2–3×", f"{ratio:.2f}×", 2 <= ratio <= 3,
                 nearly=1.5 <= ratio <= 4, budget=budget, reason="with two scalar parameters fixed overheads dominate the step "
                 "cost (benchmarks/RESULTS.md measures large models)"))
@@ -187,8 +186,8 @@ def _sensitivity(config: PublicGoodsConfig, game, key) -> pd.DataFrame:
                          stop=loss_change_below(config.tol))
             final = np.asarray(traj.payoffs[:, -1])
             row = {"method": method_id, "setting": f"{field}={value}"}
-            _common.mean_and_ci(row, "social_welfare", metrics.social_welfare(final))
-            _common.mean_and_ci(row, "equality", metrics.equality(final))
+            common.mean_and_ci(row, "social_welfare", metrics.social_welfare(final))
+            common.mean_and_ci(row, "equality", metrics.equality(final))
             row["total_steps"] = int(np.sum(traj.stop_step))
             rows.append(row)
     return pd.DataFrame(rows)
@@ -220,9 +219,9 @@ def _report(config: PublicGoodsConfig, summary: pd.DataFrame, metric_keys, sensi
         cells = []
         paper = PAPER_TABLE1.get(row["method"], {})
         for k in metric_keys:
-            cells.append(_common.fmt(row[k], row[f"{k}_ci95"]))
+            cells.append(common.fmt(row[k], row[f"{k}_ci95"]))
             if k in paper_cols:
-                cells.append(_common.fmt(*paper[k]) if k in paper and config.n == 2 else "–")
+                cells.append(common.fmt(*paper[k]) if k in paper and config.n == 2 else "–")
         cells += [str(row["total_steps"]), f"{row['converged_runs']}/{config.seeds}"]
         lines.append(f"| {DISPLAY[row['method']]} | " + " | ".join(cells) + " |")
     best_sw = summary.loc[summary.social_welfare.idxmax(), "method"]
@@ -255,7 +254,7 @@ def _report(config: PublicGoodsConfig, summary: pd.DataFrame, metric_keys, sensi
               "weak equilibrium of G(α)).",
               "- In this game each ξ_i depends on w_i alone, so the game Jacobian is symmetric: SGA coincides with "
               "Simul-Ind and CGA barely differs from it, as in the paper's table.", "",
-              "## Configuration", "", "```json", _common_json(config), "```"]
+              *markdown.config_block(config)]
     return "\n".join(lines) + "\n"
 
 
@@ -266,14 +265,9 @@ def _sensitivity_lines(sensitivity: pd.DataFrame | None) -> list[str]:
              "| method | setting | social welfare | equality | total steps |", "|---|---|---|---|---|"]
     for row in sensitivity.to_dict("records"):
         lines.append(f"| {DISPLAY[row['method']]} | {row['setting']} | "
-                     f"{_common.fmt(row['social_welfare'], row['social_welfare_ci95'])} | "
-                     f"{_common.fmt(row['equality'], row['equality_ci95'])} | {row['total_steps']} |")
+                     f"{common.fmt(row['social_welfare'], row['social_welfare_ci95'])} | "
+                     f"{common.fmt(row['equality'], row['equality_ci95'])} | {row['total_steps']} |")
     lines += ["", "SVO's penalty pulls every player's reward angle to 45°, i.e. toward equal payoffs: a large weight "
               "buys equality with welfare.", ""]
     return lines
 
-
-def _common_json(config) -> str:
-    import json
-
-    return json.dumps(asdict(config), indent=2)

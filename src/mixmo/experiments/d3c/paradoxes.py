@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from mixmo import games
-from mixmo.experiments import _claims, _common
-from mixmo.experiments import _d3c_common as common
-from mixmo.experiments._methods import DISPLAY
-from mixmo.experiments._registry import Claim, Results, register
-from mixmo.games._d3c_games import GOLDEN_RATIO_CONJUGATE
+from mixmo.experiments import common, verdicts
+from mixmo.experiments.d3c import game_runs
+from mixmo.experiments.d3c.game_runs import BoundSettings, D3CSettings
+from mixmo.experiments.method_ids import DISPLAY
+from mixmo.experiments.registry import Claim, Results, register
 
 PAPER_UNFAIR = {"loss_1": 1.079, "loss_2": -1.162, "A11/A12": 11 / 10}
 
@@ -33,58 +33,44 @@ class NashParadoxConfig:
     """Updates per run."""
     lr: float = 0.05
     """Plain SGD learning rate, for both methods."""
-    lr_mix: float = 1.0
-    """D3C's mixing learning rate eta_A."""
-    eps: float = 0.1
-    """D3C's epsilon (eq. 11)."""
-    kl: float = 0.0
-    """D3C's KL weight nu."""
-    init_self: float = 0.99
-    """A_ii at the start (the paper: 0.99)."""
-    clip: tuple[float, ...] = ()
-    """D3C's logit clipping [l, h]; empty for none."""
+    d3c: D3CSettings = D3CSettings(eps=0.1)
+    """D3C's mixing (Gemp et al. 2022, §2.5)."""
     kappas: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
     """Values of kappa in (0, 1]."""
-    mu_bar: float = 1.0
-    """mu_bar of the local price-of-anarchy bound (Theorem 1)."""
-    bound_every: int = 50
-    """Evaluate the bound every this many steps."""
-    bound_runs: int = 200
-    """Evaluate the bound on this many runs (the first ones); its mean over them is plotted."""
+    bound: BoundSettings = BoundSettings(every=50)
+    """The local price-of-anarchy bound over training (Theorem 1)."""
     seed: int = 0
     """PRNG seed."""
 
     def validate(self):
-        common.check_d3c(self)
-        _common.require(len(self.kappas) >= 1 and all(0 < k <= 1 for k in self.kappas),
+        game_runs.check_d3c(self)
+        common.require(len(self.kappas) >= 1 and all(0 < k <= 1 for k in self.kappas),
                         f"kappas must lie in (0, 1], got {self.kappas}.")
 
 
-@register("d3c-nash-paradox", "D3C Appx. B: the Nash paradox; GD ends at the worst outcome (kappa < 0.618), D3C not",
-          NashParadoxConfig, budget="about 20 s", paper="d3c",
-          budgets={"smoke": {"seeds": "3", "steps": "10", "kappas": "0.3", "bound_runs": "3"}})
+@register("d3c-nash-paradox", NashParadoxConfig, presets={"smoke": {"seeds": "3", "steps": "10", "kappas": "0.3", "bound.runs": "3"}})
 def run_nash_paradox(config: NashParadoxConfig, progress) -> Results:
     key = jax.random.key(config.seed)
-    compared = common.both_methods(config)
+    compared = game_runs.both_methods(config)
     rows, per_run, curves = [], [], {}
     advance = progress("kappas x methods", len(config.kappas) * len(compared))
     for kappa in config.kappas:
         game = games.nash_paradox(kappa)
         for method_id, method in compared.items():
-            traj = common.run(game, method, config, key=key, record_params=True)
+            traj = game_runs.run(game, method, config, key=key, record_params=True)
             total = np.asarray(traj.losses, np.float64).sum(-1)
             ratio = total / game.optimum_total_loss
             x = np.stack([np.asarray(p, np.float64) for p in traj.params], axis=1)
             at_nash = np.all(x < 1e-3, axis=1)
-            bound_steps, bound = common.bound_over_training(game, traj, config)
+            bound_steps, bound = game_runs.bound_over_training(game, traj, config)
             curves[kappa, method_id] = (ratio, bound_steps, bound)
             row = {"method": method_id, "kappa": kappa}
-            common.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
-            common.mean_sd_row(row, "total_loss", total[:, -1])
+            game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
+            game_runs.mean_sd_row(row, "total_loss", total[:, -1])
             row["runs_at_nash"] = int(at_nash.sum())
             row["price_of_anarchy"] = game.nash_total_loss / game.optimum_total_loss
-            row["nash_is_worst_outcome"] = bool(kappa < GOLDEN_RATIO_CONJUGATE)
-            common.mean_sd_row(row, "poa_bound", bound[:, -1])
+            row["nash_is_worst_outcome"] = bool(kappa < games.GOLDEN_RATIO_CONJUGATE)
+            game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
             rows.append(row)
             per_run += [{"method": method_id, "kappa": kappa, "run": r, "x1": x[r, 0], "x2": x[r, 1],
                          "total_loss": total[r, -1], "ratio_to_optimal": ratio[r, -1]} for r in range(config.seeds)]
@@ -102,20 +88,20 @@ def paradox_claims(config: NashParadoxConfig, summary: pd.DataFrame) -> list[Cla
     """Gemp et al. 2022, Appx. B (Game 1): gradient descent converges to the Nash (0, 0), the worst outcome for
     kappa < 0.618; D3C does better (no number given)."""
     defaults = NashParadoxConfig()
-    budget = _claims.shortfall(("runs", config.seeds, defaults.seeds), ("steps", config.steps, defaults.steps))
+    budget = verdicts.shortfall(("runs", config.seeds, defaults.seeds), ("steps", config.steps, defaults.steps))
     out = []
     for kappa in config.kappas:
         rows = {r["method"]: r for r in summary[summary.kappa == kappa].to_dict("records")}
         if "gd" in rows:
             at_nash = rows["gd"]["runs_at_nash"]
             worst = " (the worst outcome)" if rows["gd"]["nash_is_worst_outcome"] else ""
-            out.append(_claims.finding("Appx. B", f"κ = {kappa:g}: gradient descent ends at the Nash{worst}",
+            out.append(verdicts.finding("Appx. B", f"κ = {kappa:g}: gradient descent ends at the Nash{worst}",
                                        "every run", f"{at_nash}/{config.seeds} runs", at_nash >= 0.99 * config.seeds,
                                        nearly=at_nash >= 0.9 * config.seeds, budget=budget,
                                        reason="runs end away from (0, 0)"))
         if {"gd", "d3c"} <= set(rows):
             values = {DISPLAY[m]: (r["ratio_to_optimal"], r["ratio_to_optimal_ci95"]) for m, r in rows.items()}
-            out.append(_claims.best("Appx. B", f"κ = {kappa:g}: D3C does better (lower total loss)", "D3C", values,
+            out.append(verdicts.best("Appx. B", f"κ = {kappa:g}: D3C does better (lower total loss)", "D3C", values,
                                     "D3C", higher=False, digits=4, budget=budget))
     return out
 
@@ -128,20 +114,20 @@ def _paradox_figure(config: NashParadoxConfig, summary: pd.DataFrame, curves):
     for method_id in ("gd", "d3c"):
         part = summary[summary.method == method_id]
         ax.errorbar(part.kappa, part.ratio_to_optimal, yerr=part.ratio_to_optimal_sd, fmt="o-", capsize=3,
-                    color=common.COLOURS[method_id], label=f"{common.LABELS[method_id]} (mean ± 1 sd)")
+                    color=game_runs.COLOURS[method_id], label=f"{game_runs.LABELS[method_id]} (mean ± 1 sd)")
     grid = np.linspace(min(config.kappas), max(config.kappas), 200)
     ax.plot(grid, (1 / grid) / (2 - grid), "k--", lw=1, label="price of anarchy (1/κ)/(2-κ)")
-    ax.axvline(GOLDEN_RATIO_CONJUGATE, color="grey", lw=0.8, ls=":", label="κ = 0.618")
+    ax.axvline(games.GOLDEN_RATIO_CONJUGATE, color="grey", lw=0.8, ls=":", label="κ = 0.618")
     ax.set(xlabel="κ", ylabel="final ratio to optimal", title="Game 1 (Nash paradox)")
     ax.legend(fontsize=8)
     ax = axes[1]
     kappa = min(config.kappas)
     for method_id in ("gd", "d3c"):
         ratio, bound_steps, bound = curves[kappa, method_id]
-        common.band(ax, np.arange(ratio.shape[1]), ratio, colour=common.COLOURS[method_id],
-                    label=common.LABELS[method_id], median=False)
-        ax.plot(bound_steps, np.nanmean(bound, 0), color=common.COLOURS[method_id], ls=":", lw=1.2,
-                label=f"{common.LABELS[method_id]}: local PoA bound (Thm 1), mean")
+        game_runs.band(ax, np.arange(ratio.shape[1]), ratio, colour=game_runs.COLOURS[method_id],
+                    label=game_runs.LABELS[method_id], median=False)
+        ax.plot(bound_steps, np.nanmean(bound, 0), color=game_runs.COLOURS[method_id], ls=":", lw=1.2,
+                label=f"{game_runs.LABELS[method_id]}: local PoA bound (Thm 1), mean")
     ax.set(xlabel="step", ylabel="ratio to optimal", title=f"over training, κ = {kappa:g}")
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -160,7 +146,7 @@ def _paradox_report(config: NashParadoxConfig, summary: pd.DataFrame) -> str:
         paper = ("worst outcome (the Nash)" if row["nash_is_worst_outcome"] else "the Nash") \
             if row["method"] == "gd" else "does better"
         lines.append(f"| {row['kappa']:g} | {DISPLAY[row['method']]} | "
-                     f"{_common.fmt(row['ratio_to_optimal'], row['ratio_to_optimal_ci95'], 4)} | "
+                     f"{common.fmt(row['ratio_to_optimal'], row['ratio_to_optimal_ci95'], 4)} | "
                      f"{row['ratio_to_optimal_sd']:.3g} | {row['ratio_to_optimal_median']:.4f} | "
                      f"{row['runs_at_nash']}/{config.seeds} | {row['price_of_anarchy']:.4f} | "
                      f"{'yes' if row['nash_is_worst_outcome'] else 'no'} | {paper} |")
@@ -171,10 +157,10 @@ def _paradox_report(config: NashParadoxConfig, summary: pd.DataFrame) -> str:
               "## Choices the paper leaves open", "",
               "- x_i in [0, 1] is enforced by projection (clipping after each step); each f_i is even in x_i, so this "
               "only matters when a step overshoots.",
-              f"- {common.hyperparameter_line(config)}",
+              f"- {game_runs.hyperparameter_line(config)}",
               "- ε > 0 keeps the mixing moving near a stationary point, so D3C does not stop at an equilibrium of "
               "the partly mixed game short of the optimum.",
-              f"- The bound uses Δt = lr and μ̄ = {config.mu_bar:g}.", "", *common.config_lines(config)]
+              f"- The bound uses Δt = lr and μ̄ = {config.bound.mu_bar:g}.", "", *game_runs.config_lines(config)]
     return "\n".join(lines) + "\n"
 
 
@@ -188,16 +174,8 @@ class UnfairConfig:
     """Updates per run."""
     lr: float = 0.1
     """Plain SGD learning rate, for both methods."""
-    lr_mix: float = 1.0
-    """D3C's mixing learning rate eta_A."""
-    eps: float = 0.0
-    """D3C's epsilon (eq. 11); 0: a player only shifts its mixing while its mixed loss rises."""
-    kl: float = 0.0
-    """D3C's KL weight nu."""
-    init_self: float = 0.99
-    """A_ii at the start (the paper: 0.99)."""
-    clip: tuple[float, ...] = ()
-    """D3C's logit clipping [l, h]; empty for none."""
+    d3c: D3CSettings = D3CSettings()
+    """D3C's mixing (Gemp et al. 2022, §2.5)."""
     nash_tol: float = 1e-3
     """A run ends at the Nash equilibrium if |x1| < nash_tol."""
     diverged_above: float = 10.0
@@ -206,23 +184,22 @@ class UnfairConfig:
     """PRNG seed."""
 
     def validate(self):
-        common.check_d3c(self)
-        _common.require(0 < self.nash_tol < self.diverged_above, "need 0 < nash_tol < diverged_above.")
+        game_runs.check_d3c(self)
+        common.require(0 < self.nash_tol < self.diverged_above, "need 0 < nash_tol < diverged_above.")
 
 
-@register("d3c-unfair", "D3C Appx. F.6: efficient but unfair Game 2; D3C's final losses and A_11/A_12",
-          UnfairConfig, budget="about 10 s", paper="d3c", budgets={"smoke": {"seeds": "3", "steps": "10"}})
+@register("d3c-unfair", UnfairConfig, presets={"smoke": {"seeds": "3", "steps": "10"}})
 def run_unfair(config: UnfairConfig, progress) -> Results:
     game = games.unfair()
     key = jax.random.key(config.seed)
     rows, per_run, example = [], [], None
-    compared = common.both_methods(config)
+    compared = game_runs.both_methods(config)
     advance = progress("methods", len(compared))
     for method_id, method in compared.items():
-        traj = common.run(game, method, config, key=key, record_params=(method_id == "d3c"))
+        traj = game_runs.run(game, method, config, key=key, record_params=(method_id == "d3c"))
         final = np.asarray(traj.losses[:, -1], np.float64)
         x1 = np.asarray(traj.params[0], np.float64)
-        A = np.asarray(common.mixing_path(traj, 2)[:, -1], np.float64)
+        A = np.asarray(game_runs.mixing_path(traj, 2)[:, -1], np.float64)
         outcome = np.where(~np.isfinite(x1) | (np.abs(x1) > config.diverged_above), "diverged",
                            np.where(np.abs(x1) < config.nash_tol, "nash", "halted"))
         halted = outcome == "halted"
@@ -265,15 +242,15 @@ def unfair_claims(config: UnfairConfig, summary: pd.DataFrame) -> list[Claim]:
                   ("D3C's final A_11/A_12", "A11_over_A12_halted", PAPER_UNFAIR["A11/A12"], "≈ 11/10"),
                   ("D3C's final A_11/A_21 (the transpose)", "A11_over_A21_halted", PAPER_UNFAIR["A11/A12"], "≈ 11/10")]
     if d3c.empty or pd.isna(d3c.iloc[0]["loss_1_halted"]):
-        return [_claims.not_comparable("Appx. F.6", q, text, "–", "no D3C run halted (all ended at the Nash or "
+        return [verdicts.not_comparable("Appx. F.6", q, text, "–", "no D3C run halted (all ended at the Nash or "
                                        "diverged)") for q, _, _, text in quantities]
     row = d3c.iloc[0]
-    budget = _claims.shortfall(("steps", config.steps, UnfairConfig().steps))
+    budget = verdicts.shortfall(("steps", config.steps, UnfairConfig().steps))
     median = f"median of the {row['runs_halted']} halted runs; the paper shows one run without its start"
     transpose = ("f^A = Aᵀf (§2.1) puts the halting condition on column 1 of A, i.e. A_11/A_21; the paper's A_11/A_12 "
                  "is it under f^A = A f")
     notes = [median, median, transpose, median]
-    return [_claims.number("Appx. F.6", q, paper, float(row[key]), rtol=0.1, digits=3, paper_text=text, budget=budget,
+    return [verdicts.number("Appx. F.6", q, paper, float(row[key]), rtol=0.1, digits=3, paper_text=text, budget=budget,
                            note=note) for (q, key, paper, text), note in zip(quantities, notes)]
 
 
@@ -283,7 +260,7 @@ def _unfair_figure(per_run: pd.DataFrame, example):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     ax = axes[0]
     d3c = per_run[(per_run.method == "d3c") & (per_run.outcome == "halted")]
-    ax.scatter(d3c.loss_1, d3c.loss_2, s=6, color=common.COLOURS["d3c"], label=f"D3C, halted runs ({len(d3c)})")
+    ax.scatter(d3c.loss_1, d3c.loss_2, s=6, color=game_runs.COLOURS["d3c"], label=f"D3C, halted runs ({len(d3c)})")
     ax.plot([0], [0], "ks", label="Nash (0, 0)")
     ax.plot([PAPER_UNFAIR["loss_1"]], [PAPER_UNFAIR["loss_2"]], "*", color="gold", ms=14, mec="k",
             label="paper's D3C (1.079, -1.162)")
@@ -341,7 +318,7 @@ def _unfair_report(config: UnfairConfig, summary: pd.DataFrame) -> str:
               f"keep growing slowly with more steps); when the crossing overshoots, x1 runs off ({d3c['runs_diverged']} "
               "runs). The paper shows a single run and does not give its start or hyperparameters.", "",
               "## Choices the paper leaves open", "",
-              f"- {common.hyperparameter_line(config)}", "- Starts uniform in [-1, 1]².",
+              f"- {game_runs.hyperparameter_line(config)}", "- Starts uniform in [-1, 1]².",
               "- loss_1 and loss_2 in the summary are medians over all runs, non-finite (diverged) losses counted as "
-              "+∞ and -∞ (the diverging runs swamp any mean); the halted runs' medians are reported beside them.", "", *common.config_lines(config)]
+              "+∞ and -∞ (the diverging runs swamp any mean); the halted runs' medians are reported beside them.", "", *game_runs.config_lines(config)]
     return "\n".join(lines) + "\n"

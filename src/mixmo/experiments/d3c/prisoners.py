@@ -15,10 +15,11 @@ import numpy as np
 import pandas as pd
 
 from mixmo import games, methods, metrics
-from mixmo.experiments import _claims, _common
-from mixmo.experiments import _d3c_common as common
-from mixmo.experiments._methods import DISPLAY
-from mixmo.experiments._registry import Claim, Results, register
+from mixmo.experiments import common, verdicts
+from mixmo.experiments.d3c import game_runs
+from mixmo.experiments.d3c.game_runs import BoundSettings, D3CSettings
+from mixmo.experiments.method_ids import DISPLAY
+from mixmo.experiments.registry import Claim, Results, register
 
 # (n, c) -> (figure, the price of anarchy its caption states)
 PAPER_CAPTIONS = {(10, 1.0): ("Fig. 5", 10 / 9), (2, 1.0): ("Fig. 13", 2.0), (10, 1 / 9): ("Fig. 14", 10.0)}
@@ -43,57 +44,41 @@ class PrisonersConfig:
     """Updates per run."""
     lr: float = 0.1
     """Plain SGD learning rate on the strategies, for both methods (not in the paper)."""
-    lr_mix: float = 1.0
-    """D3C's mixing learning rate eta_A, the same in every setting (not in the paper)."""
-    eps: float = 0.1
-    """D3C's epsilon in ReLU(d/dt f_i^A + eps) (eq. 11); with 0 the mixing stops at the first equilibrium of
-    the mixed game, usually short of the optimum."""
-    kl: float = 0.0
-    """D3C's KL weight nu (the paper: 0 outside Coins)."""
-    init_self: float = 0.99
-    """A_ii at the start (the paper: 0.99)."""
-    clip: tuple[float, ...] = ()
-    """D3C's logit clipping [l, h]; empty for none."""
+    d3c: D3CSettings = D3CSettings(eps=0.1)
+    """D3C's mixing (Gemp et al. 2022, §2.5)."""
     ns: tuple[int, ...] = (2, 10)
     """Numbers of players; every (n, c) pair is run."""
     cs: tuple[float, ...] = (1.0, 1 / 9)
     """Values of c (targets of cooperation)."""
-    mu_bar: float = 1.0
-    """mu_bar of the local price-of-anarchy bound (Theorem 1) plotted over training."""
+    bound: BoundSettings = BoundSettings(every=50)
+    """The local price-of-anarchy bound over training (Theorem 1)."""
     eps_ablation: bool = True
     """Also run D3C with eps = 0 in the first (n, c) setting, for the report's note on epsilon."""
-    bound_every: int = 50
-    """Evaluate the bound every this many steps."""
-    bound_runs: int = 200
-    """Evaluate the bound on this many runs (the first ones); its mean over them is plotted."""
     seed: int = 0
     """PRNG seed; the same seed gives bit-identical results."""
 
     def validate(self):
-        common.check_d3c(self)
-        _common.require(len(self.ns) >= 1 and all(n >= 2 for n in self.ns), f"ns must be integers >= 2, got {self.ns}.")
-        _common.require(len(self.cs) >= 1 and all(c > 0 for c in self.cs), f"cs must be numbers > 0, got {self.cs}.")
+        game_runs.check_d3c(self)
+        common.require(len(self.ns) >= 1 and all(n >= 2 for n in self.ns), f"ns must be integers >= 2, got {self.ns}.")
+        common.require(len(self.cs) >= 1 and all(c > 0 for c in self.cs), f"cs must be numbers > 0, got {self.cs}.")
 
 
-@register("d3c-prisoners-dilemma", "D3C Figs. 5, 6, 13, 14: n-player prisoner's dilemma, n in {2, 10}, c in {1, 1/9}",
-          PrisonersConfig, budget="about 45 s", paper="d3c",
-          budgets={"smoke": {"seeds": "3", "steps": "10", "ns": "2", "cs": "1,0.1111111111111111",
-                             "bound_runs": "3", "eps_ablation": "false"}})
+@register("d3c-prisoners-dilemma", PrisonersConfig, presets={"smoke": {"seeds": "3", "steps": "10", "ns": "2", "cs": "1,0.1111111111111111", "bound.runs": "3", "eps_ablation": "false"}})
 def run(config: PrisonersConfig, progress) -> Results:
     key = jax.random.key(config.seed)
-    compared = common.both_methods(config)
+    compared = game_runs.both_methods(config)
     settings = [(n, c) for n in config.ns for c in config.cs]
     rows, per_run, curves, single = [], [], {}, None
     advance = progress("settings x methods", len(settings) * len(compared))
     for n, c in settings:
         game = games.prisoners_dilemma(n, c)
         for method_id, method in compared.items():
-            traj = common.run(game, method, config, key=key, record_params=(method_id == "d3c"))
+            traj = game_runs.run(game, method, config, key=key, record_params=(method_id == "d3c"))
             losses = np.asarray(traj.losses, np.float64)
             ratio = losses.sum(-1) / game.optimum_total_loss
             final_x = np.concatenate([np.asarray(p, np.float64) for p in traj.params], axis=1)
             row = {"method": method_id, "n": n, "c": c}
-            common.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
+            game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
             row["strategy_mean"], row["strategy_sd"] = float(final_x.mean()), float(final_x.std())
             row["strategy_max_error"] = float(np.max(np.abs(final_x - c / n)))
             row["optimal_strategy"] = c / n
@@ -101,8 +86,8 @@ def run(config: PrisonersConfig, progress) -> Results:
             caption = _caption(n, c)
             row["paper_caption_rho"] = caption[1] if caption else None
             if method_id == "d3c":
-                bound_steps, bound = common.bound_over_training(game, traj, config)
-                common.mean_sd_row(row, "poa_bound", bound[:, -1])
+                bound_steps, bound = game_runs.bound_over_training(game, traj, config)
+                game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
                 x_mean, x_sd = (np.asarray(v, np.float64) for v in _entry_stats(traj.params_path))
                 curves.setdefault((n, c), {}).update(d3c=ratio, bound=(bound_steps, bound), x_mean=x_mean, x_sd=x_sd)
                 if single is None or (n, c) == (2, 1.0):
@@ -118,7 +103,7 @@ def run(config: PrisonersConfig, progress) -> Results:
     if config.eps_ablation:
         n, c = settings[0]
         game = games.prisoners_dilemma(n, c)
-        traj = common.run(game, common.d3c_method(config, eps=0.0), config, key=key)
+        traj = game_runs.run(game, config.d3c.method(eps=0.0), config, key=key)
         ratio = np.asarray(traj.losses[:, -1], np.float64).sum(-1) / game.optimum_total_loss
         ablation = (n, c, float(ratio.mean()), float(ratio.std()), int(np.sum(ratio < 1.001)))
     summary = pd.DataFrame(rows)
@@ -135,7 +120,7 @@ def claims(config: PrisonersConfig, summary: pd.DataFrame, single) -> list[Claim
     """Gemp et al. 2022, §3.2 and Appx. E.2: gradient descent ends at the Nash, whose ratio to optimal is the
     caption's price of anarchy ρ (Figs. 5, 13, 14); D3C converges to ρ = 1 and to the optimal strategy c/n; in
     one run both players learn to minimise the mean loss (Fig. 6)."""
-    budget = _claims.shortfall(("runs", config.seeds, PAPER_RUNS), ("steps", config.steps, DEFAULT_STEPS))
+    budget = verdicts.shortfall(("runs", config.seeds, PAPER_RUNS), ("steps", config.steps, DEFAULT_STEPS))
     out = []
     for row in summary.to_dict("records"):
         n, c = row["n"], row["c"]
@@ -143,23 +128,23 @@ def claims(config: PrisonersConfig, summary: pd.DataFrame, single) -> list[Claim
         source = caption[0] if caption else "§3.2"
         setting = f"n = {n}, c = {c:.4g}"
         if row["method"] == "gd" and caption:
-            out.append(_claims.number(
+            out.append(verdicts.number(
                 source, f"{setting}: gradient descent's ratio (the caption's ρ)", caption[1], row["ratio_to_optimal"],
                 ours_ci=row["ratio_to_optimal_ci95"], rtol=0.01, digits=4, budget=budget,
                 note="" if abs(caption[1] - n / (n - 1)) < 1e-9 else
                 "the caption's ρ = n/(c(n-1)) takes the Nash total as n(n-1)c; the losses give n(n-1)c², "
                 "ρ = n/(n-1)"))
         elif row["method"] == "d3c":
-            out.append(_claims.number(source, f"{setting}: D3C's ratio to optimal", 1.0, row["ratio_to_optimal"],
+            out.append(verdicts.number(source, f"{setting}: D3C's ratio to optimal", 1.0, row["ratio_to_optimal"],
                                       ours_ci=row["ratio_to_optimal_ci95"], rtol=0.01, digits=4, paper_text="→ 1",
                                       budget=budget))
-            out.append(_claims.number(source, f"{setting}: D3C's strategies (mean)", c / n, row["strategy_mean"],
+            out.append(verdicts.number(source, f"{setting}: D3C's strategies (mean)", c / n, row["strategy_mean"],
                                       rtol=0.05, digits=4, paper_text=f"c/n = {c / n:.4f}", budget=budget))
     if single is not None and single[:2] == (2, 1.0):
         n, c, _, losses = single
         optimum = (n - 1) ** 2 * c**2 / n
         final = losses[-1]
-        out.append(_claims.finding("Fig. 6", "one run, n = 2: both players end at the mean-loss optimum",
+        out.append(verdicts.finding("Fig. 6", "one run, n = 2: both players end at the mean-loss optimum",
                                    f"losses {optimum:g} each", ", ".join(f"{v:.4f}" for v in final),
                                    bool(np.all(np.abs(final - optimum) <= 0.01 * optimum)),
                                    nearly=bool(np.all(np.abs(final - optimum) <= 0.05 * optimum)), budget=budget,
@@ -185,8 +170,8 @@ def _figure(config: PrisonersConfig, settings, curves):
         curve = curves[n, c]
         steps = np.arange(curve["d3c"].shape[1])
         ax = axes[r, 0]
-        common.band(ax, steps, curve["d3c"], colour=common.COLOURS["d3c"], label="D3C", median=False)
-        ax.plot(steps, np.mean(curve["gd"], 0), color=common.COLOURS["gd"], lw=1.2, label="gradient descent: mean")
+        game_runs.band(ax, steps, curve["d3c"], colour=game_runs.COLOURS["d3c"], label="D3C", median=False)
+        ax.plot(steps, np.mean(curve["gd"], 0), color=game_runs.COLOURS["gd"], lw=1.2, label="gradient descent: mean")
         bound_steps, bound = curve["bound"]
         ax.plot(bound_steps, np.nanmean(bound, 0), color="tab:green", ls=":", lw=1.2,
                 label="D3C: local PoA bound (Thm 1), mean")
@@ -194,11 +179,11 @@ def _figure(config: PrisonersConfig, settings, curves):
         ax.set(xlabel="step", ylabel="ratio to optimal", title=f"n = {n}, c = {c:.4g}")
         ax.legend(fontsize=7)
         ax = axes[r, 1]
-        ax.plot(steps, curve["x_mean"], color=common.COLOURS["d3c"], lw=1.6, label="D3C strategies: mean ± 1 sd")
+        ax.plot(steps, curve["x_mean"], color=game_runs.COLOURS["d3c"], lw=1.6, label="D3C strategies: mean ± 1 sd")
         ax.fill_between(steps, curve["x_mean"] - curve["x_sd"], curve["x_mean"] + curve["x_sd"],
-                        color=common.COLOURS["d3c"], alpha=0.2, lw=0)
+                        color=game_runs.COLOURS["d3c"], alpha=0.2, lw=0)
         ax.axhline(c / n, color="k", ls="--", lw=1, label=f"optimum c/n = {c / n:.4g}")
-        ax.axhline(0.0, color=common.COLOURS["gd"], lw=1, label="Nash (gradient descent's limit)")
+        ax.axhline(0.0, color=game_runs.COLOURS["gd"], lw=1, label="Nash (gradient descent's limit)")
         ax.set(xlabel="step", ylabel="x_ij", title=f"strategies, n = {n}, c = {c:.4g}")
         ax.legend(fontsize=7)
     fig.suptitle(f"Prisoner's dilemma (D3C Figs. 5, 13, 14): {config.seeds} runs; shaded ± 1 sd over runs")
@@ -237,7 +222,7 @@ def _report(config: PrisonersConfig, summary: pd.DataFrame, single, ablation) ->
     for row in summary.to_dict("records"):
         paper = "→ 1, x → c/n" if row["method"] == "d3c" else "Nash (x = 0)"
         lines.append(f"| {row['n']} | {row['c']:.4g} | {DISPLAY[row['method']]} | "
-                     f"{_common.fmt(row['ratio_to_optimal'], row['ratio_to_optimal_ci95'], 5)} | "
+                     f"{common.fmt(row['ratio_to_optimal'], row['ratio_to_optimal_ci95'], 5)} | "
                      f"{row['ratio_to_optimal_sd']:.2g} | {paper} | {row['strategy_mean']:.5f} ± "
                      f"{row['strategy_sd']:.2g} | {row['optimal_strategy']:.5f} | {row['strategy_max_error']:.2g} |")
     lines += ["", "## The price of anarchy the losses imply, against the captions", "",
@@ -267,8 +252,8 @@ def _report(config: PrisonersConfig, summary: pd.DataFrame, single, ablation) ->
                   "whenever the columns of A have equalised — which need not be at A = 1/2: which of these A a run "
                   "ends at depends on its start (see the attention values above).", ""]
     lines += ["## Choices the paper leaves open", "",
-              f"- {common.hyperparameter_line(config)} The same values in every setting (none is given in the paper).",
-              f"- ε = {config.eps:g}: with ε = 0 a player stops shifting A as soon as its mixed loss decreases, so runs "
+              f"- {game_runs.hyperparameter_line(config)} The same values in every setting (none is given in the paper).",
+              f"- ε = {config.d3c.eps:g}: with ε = 0 a player stops shifting A as soon as its mixed loss decreases, so runs "
               "can settle at an equilibrium of the partly mixed game short of the optimum (the fixed point of §2.5 "
               "holds at any stationary point, not only the optimum). With ε > 0, d/dt f_i^A + ε stays positive near "
               "a stationary point and the mixing keeps moving until the mixed gradients vanish at the social optimum."
@@ -278,7 +263,7 @@ def _report(config: PrisonersConfig, summary: pd.DataFrame, single, ablation) ->
               "- The additive form (eq. 11) is not scale-free: at c = 1/9 the rates are 81 times smaller and ε "
               "dominates, so A drifts towards uniform mixing more slowly and more evenly than at c = 1.",
               "- Starting strategies uniform in [0, c] (\"randomly initialized\").",
-              f"- The bound uses Δt = lr and μ̄ = {config.mu_bar:g}.", "", *common.config_lines(config)]
+              f"- The bound uses Δt = lr and μ̄ = {config.bound.mu_bar:g}.", "", *game_runs.config_lines(config)]
     return "\n".join(lines) + "\n"
 
 
@@ -292,16 +277,8 @@ class MavericksConfig:
     """Updates per run."""
     lr: float = 0.1
     """Plain SGD learning rate."""
-    lr_mix: float = 1.0
-    """D3C's mixing learning rate eta_A."""
-    eps: float = 0.1
-    """D3C's epsilon (eq. 11)."""
-    kl: float = 0.0
-    """D3C's KL weight nu."""
-    init_self: float = 0.99
-    """A_ii at the start among the D3C players."""
-    clip: tuple[float, ...] = ()
-    """D3C's logit clipping [l, h]; empty for none."""
+    d3c: D3CSettings = D3CSettings(eps=0.1)
+    """D3C's mixing (Gemp et al. 2022, §2.5)."""
     n: int = 10
     """Players."""
     c: float = 1.0
@@ -310,9 +287,9 @@ class MavericksConfig:
     """PRNG seed."""
 
     def validate(self):
-        common.check_d3c(self)
-        _common.require(self.n >= 2, f"n must be >= 2, got {self.n}.")
-        _common.require(self.c > 0, f"c must be > 0, got {self.c}.")
+        game_runs.check_d3c(self)
+        common.require(self.n >= 2, f"n must be >= 2, got {self.n}.")
+        common.require(self.c > 0, f"c must be > 0, got {self.c}.")
 
 
 def cooperator_closed_form(n: int, m: int, c: float = 1.0) -> float:
@@ -326,9 +303,7 @@ def defector_closed_form(n: int, m: int, c: float = 1.0) -> float:
     return c**2 * (n - 1 + (n - m - 1) / (n - m))
 
 
-@register("d3c-mavericks", "D3C Appx. E.2.1: m fixed defectors among n players, the rest D3C (m = 0..n-1)",
-          MavericksConfig, budget="about 60 s", paper="d3c",
-          budgets={"smoke": {"seeds": "3", "steps": "10", "n": "2"}})
+@register("d3c-mavericks", MavericksConfig, presets={"smoke": {"seeds": "3", "steps": "10", "n": "2"}})
 def run_mavericks(config: MavericksConfig, progress) -> Results:
     n, c = config.n, config.c
     base = games.prisoners_dilemma(n, c)
@@ -341,13 +316,13 @@ def run_mavericks(config: MavericksConfig, progress) -> Results:
 
         game = dataclasses.replace(base, init=init)
         frozen = tuple(i < m for i in range(n))
-        for method_id, method in (("gd", methods.simul_ind()), ("d3c", common.d3c_method(config, frozen=frozen))):
+        for method_id, method in (("gd", methods.simul_ind()), ("d3c", config.d3c.method(frozen=frozen))):
             # defectors start at their dominant strategy x = 0, where their own gradient is 0: under gradient
             # descent they stay there, so the "gd" rows are the same population with selfish non-defectors
-            traj = common.run(game, method, config, key=key)
+            traj = game_runs.run(game, method, config, key=key)
             final = np.asarray(traj.losses[:, -1], np.float64)
             row = {"method": method_id, "m": m}
-            common.mean_sd_row(row, "cooperator_loss", final[:, m:].mean(axis=1))
+            game_runs.mean_sd_row(row, "cooperator_loss", final[:, m:].mean(axis=1))
             row["cooperator_loss_closed_form"] = cooperator_closed_form(n, m, c)
             at_closed_form = np.all(np.abs(final[:, m:] - row["cooperator_loss_closed_form"]) < 1e-2 * c**2, axis=1)
             row["runs_at_closed_form"] = int(at_closed_form.sum())
@@ -357,7 +332,7 @@ def run_mavericks(config: MavericksConfig, progress) -> Results:
                 still_moving = np.abs(A[:, -1] - A[:, late]).max(axis=(1, 2)) > 1e-3
                 row["runs_elsewhere_with_A_moving"] = int(np.sum(~at_closed_form & still_moving))
             if m:
-                common.mean_sd_row(row, "defector_loss", final[:, :m].mean(axis=1))
+                game_runs.mean_sd_row(row, "defector_loss", final[:, :m].mean(axis=1))
                 row["defector_loss_closed_form"] = defector_closed_form(n, m, c)
                 row["defector_exceeds_n_minus_1"] = bool(row["defector_loss"] > (n - 1) * c**2 + 1e-6)
                 row["cooperators_do_better"] = bool(row["cooperator_loss"] < row["defector_loss"] - 1e-6)
@@ -379,15 +354,15 @@ def mavericks_claims(config: MavericksConfig, summary: pd.DataFrame) -> list[Cla
     """Gemp et al. 2022, Appx. E.2.1, Prop. E.1: with m fixed defectors a D3C player's loss is c²(m +
     (n-m-1)²/(n-m)), and for 0 < m < n - 1 a defector's loss exceeds n - 1, above the D3C players'."""
     defaults = MavericksConfig()
-    budget = _claims.shortfall(("runs", config.seeds, defaults.seeds), ("steps", config.steps, defaults.steps))
+    budget = verdicts.shortfall(("runs", config.seeds, defaults.seeds), ("steps", config.steps, defaults.steps))
     out = []
     for row in summary[summary.method == "d3c"].to_dict("records"):
         m = row["m"]
-        out.append(_claims.number("Prop. E.1", f"m = {m}: a D3C player's loss", row["cooperator_loss_closed_form"],
+        out.append(verdicts.number("Prop. E.1", f"m = {m}: a D3C player's loss", row["cooperator_loss_closed_form"],
                                   row["cooperator_loss"], ours_ci=row["cooperator_loss_ci95"], rtol=0.01, digits=4,
                                   budget=budget))
         if 0 < m < config.n - 1:
-            out.append(_claims.finding(
+            out.append(verdicts.finding(
                 "Prop. E.1", f"m = {m}: a defector's loss exceeds n - 1 and the D3C players'",
                 f"> {(config.n - 1) * config.c**2:g}", f"{row['defector_loss']:.4f}",
                 bool(row["defector_exceeds_n_minus_1"] and row["cooperators_do_better"]), budget=budget,
@@ -426,10 +401,10 @@ def _mavericks_report(config: MavericksConfig, summary: pd.DataFrame) -> str:
     gd = summary[summary.method == "gd"].set_index("m")
     for row in summary[summary.method == "d3c"].to_dict("records"):
         m = row["m"]
-        defector = (_common.fmt(row["defector_loss"], row["defector_loss_ci95"], 4) if m else "–")
+        defector = (common.fmt(row["defector_loss"], row["defector_loss_ci95"], 4) if m else "–")
         closed = f"{row['defector_loss_closed_form']:.4f}" if m else "–"
         exceeds = ("yes" if row["defector_exceeds_n_minus_1"] else "no") if m else "–"
-        lines.append(f"| {m} | {_common.fmt(row['cooperator_loss'], row['cooperator_loss_ci95'], 4)} | "
+        lines.append(f"| {m} | {common.fmt(row['cooperator_loss'], row['cooperator_loss_ci95'], 4)} | "
                      f"{row['cooperator_loss_closed_form']:.4f} | {row['runs_at_closed_form']}/{config.seeds} | "
                      f"{int(row['runs_elsewhere_with_A_moving'])} | {defector} | {closed} | {exceeds} | "
                      f"{gd.loc[m, 'cooperator_loss']:.4f} |")
@@ -447,11 +422,11 @@ def _mavericks_report(config: MavericksConfig, summary: pd.DataFrame) -> str:
               "player is left: it has no one to mix with, both closed forms equal n - 1, and the defectors' loss "
               "equals n - 1 instead of exceeding it (the proof's (n-m-1)/(n-m) is 0 there).", "",
               "## Choices the paper leaves open", "",
-              f"- {common.hyperparameter_line(config)}",
+              f"- {game_runs.hyperparameter_line(config)}",
               "- Defectors are `frozen` players that start at x = 0; D3C players are `participants` that mix only "
               "among themselves (A_ij = 0 between a D3C player and a defector), so the defectors' mixed losses are "
               "their own and the budget still balances. The paper does not say whether D3C players may mix with "
               "non-participants.",
               "- The \"gd\" rows replace the D3C players by plain gradient descent: everyone then defects and every "
-              "loss is n - 1.", "", *common.config_lines(config)]
+              "loss is n - 1.", "", *game_runs.config_lines(config)]
     return "\n".join(lines) + "\n"

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 
 from mixmo import games
-from mixmo.experiments import _claims, _common
-from mixmo.experiments import _d3c_common as common
-from mixmo.experiments._methods import DISPLAY
-from mixmo.experiments._registry import Claim, Results, register
-from mixmo.games._braess import optimum_total
+from mixmo.experiments import common, verdicts
+from mixmo.experiments.d3c import game_runs
+from mixmo.experiments.d3c.game_runs import BoundSettings, D3CSettings
+from mixmo.experiments.method_ids import DISPLAY
+from mixmo.experiments.registry import Claim, Results, register
 
 PAPER_NASH_RATIO = 80 / 65  # Fig. 3b: gradient descent converges to the all-shortcut Nash
 OPTIMAL_COMMUTE = 65.0
@@ -35,55 +35,41 @@ class BraessConfig:
     """Updates per run."""
     lr: float = 0.05
     """Plain SGD learning rate on the route logits, for both methods (not in the paper)."""
-    lr_mix: float = 1.0
-    """D3C's mixing learning rate eta_A (not in the paper)."""
-    eps: float = 0.0
-    """D3C's epsilon in ReLU(d/dt f_i^A + eps) (eq. 11)."""
-    kl: float = 0.0
-    """D3C's KL weight nu (the paper: 0 outside Coins)."""
-    init_self: float = 0.99
-    """A_ii at the start (the paper: 0.99)."""
-    clip: tuple[float, ...] = (-5.0, 5.0)
-    """D3C's logit clipping [l, h] (the paper's RL value; empty for none)."""
+    d3c: D3CSettings = D3CSettings(clip=(-5.0, 5.0))
+    """D3C's mixing (Gemp et al. 2022, §2.5)."""
     shortcut: tuple[bool, ...] = (False, True)
     """Settings: the network without (Fig. 3a) and with (Fig. 3b) the shortcut A->B."""
-    mu_bar: float = 1.0
-    """mu_bar of the local price-of-anarchy bound (Theorem 1) plotted over training."""
-    bound_every: int = 10
-    """Evaluate the bound every this many steps."""
-    bound_runs: int = 200
-    """Evaluate the bound on this many runs (the first ones); its mean over them is plotted."""
+    bound: BoundSettings = BoundSettings()
+    """The local price-of-anarchy bound over training (Theorem 1)."""
     seed: int = 0
     """PRNG seed; the same seed gives bit-identical results."""
 
     def validate(self):
-        common.check_d3c(self)
-        _common.require(len(self.shortcut) >= 1, "shortcut: give at least one setting, e.g. --set shortcut=true.")
+        game_runs.check_d3c(self)
+        common.require(len(self.shortcut) >= 1, "shortcut: give at least one setting, e.g. --set shortcut=true.")
 
 
-@register("d3c-braess", "D3C Fig. 3: Braess network with/without the shortcut, GD vs D3C, 1000 random starts",
-          BraessConfig, budget="about 30 s", paper="d3c",
-          budgets={"smoke": {"seeds": "3", "steps": "10", "shortcut": "true", "bound_runs": "3"}})
+@register("d3c-braess", BraessConfig, presets={"smoke": {"seeds": "3", "steps": "10", "shortcut": "true", "bound.runs": "3"}})
 def run(config: BraessConfig, progress) -> Results:
     key = jax.random.key(config.seed)
-    methods = common.both_methods(config)
+    methods = game_runs.both_methods(config)
     rows, per_run, curves = [], [], {}
     advance = progress("settings x methods", len(config.shortcut) * len(methods))
     for shortcut in config.shortcut:
         game = games.braess(shortcut)
         for method_id, method in methods.items():
-            traj = common.run(game, method, config, key=key, record_params=True)
+            traj = game_runs.run(game, method, config, key=key, record_params=True)
             losses = np.asarray(traj.losses, np.float64)
             ratio = losses.sum(-1) / game.optimum_total_loss
             longest = losses.max(-1)
-            bound_steps, bound = common.bound_over_training(game, traj, config)
+            bound_steps, bound = game_runs.bound_over_training(game, traj, config)
             curves[shortcut, method_id] = (ratio, longest, bound_steps, bound)
             row = {"method": method_id, "shortcut": bool(shortcut)}
-            common.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
-            common.mean_sd_row(row, "longest_commute", longest[:, -1])
+            game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
+            game_runs.mean_sd_row(row, "longest_commute", longest[:, -1])
             row["runs_within_1pct"] = int(np.sum(ratio[:, -1] < 1.01))
             row["price_of_anarchy"] = game.nash_total_loss / game.optimum_total_loss
-            common.mean_sd_row(row, "poa_bound", bound[:, -1])
+            game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
             rows.append(row)
             profile = final_profiles(traj.params)
             per_run += [{"method": method_id, "shortcut": bool(shortcut), "run": r, "final_profile": profile[r],
@@ -99,7 +85,7 @@ def run(config: BraessConfig, progress) -> Results:
 
 
 def _budget(config) -> str:
-    return _claims.shortfall(("runs", config.seeds, PAPER_RUNS), ("steps", config.steps, DEFAULT_STEPS))
+    return verdicts.shortfall(("runs", config.seeds, PAPER_RUNS), ("steps", config.steps, DEFAULT_STEPS))
 
 
 def claims(config: BraessConfig, summary: pd.DataFrame) -> list[Claim]:
@@ -112,7 +98,7 @@ def claims(config: BraessConfig, summary: pd.DataFrame) -> list[Claim]:
         for method_id, row in rows.items():
             paper, text, rtol = ((PAPER_NASH_RATIO, "80/65 = 1.2308", 0.01) if shortcut and method_id == "gd" else
                                  (1.0, "near 1 (figure)" if shortcut else "→ 1", 0.05 if shortcut else 0.01))
-            out.append(_claims.number(source, f"{DISPLAY[method_id]} ratio to optimal", paper, row["ratio_to_optimal"],
+            out.append(verdicts.number(source, f"{DISPLAY[method_id]} ratio to optimal", paper, row["ratio_to_optimal"],
                                       ours_ci=row["ratio_to_optimal_ci95"], rtol=rtol, digits=4, paper_text=text,
                                       budget=budget))
         if shortcut and {"gd", "d3c"} <= set(rows):
@@ -123,7 +109,7 @@ def claims(config: BraessConfig, summary: pd.DataFrame) -> list[Claim]:
 def _lower_ratio(source: str, rows: dict, budget: str) -> Claim:
     """"D3C's mean ratio to optimal is below gradient descent's", measured."""
     values = {DISPLAY[m]: (r["ratio_to_optimal"], r["ratio_to_optimal_ci95"]) for m, r in rows.items()}
-    return _claims.best(source, "shorter commutes: lower mean ratio to optimal", "D3C", values, "D3C", higher=False,
+    return verdicts.best(source, "shorter commutes: lower mean ratio to optimal", "D3C", values, "D3C", higher=False,
                         digits=4, budget=budget)
 
 
@@ -166,13 +152,13 @@ def _figure(config: BraessConfig, curves):
             ax = axes[r, c]
             ratio, longest, bound_steps, bound = curves[shortcut, method_id]
             steps = np.arange(ratio.shape[1])
-            common.band(ax, steps, ratio, colour=common.COLOURS[method_id], label="ratio to optimal")
+            game_runs.band(ax, steps, ratio, colour=game_runs.COLOURS[method_id], label="ratio to optimal")
             ax.plot(steps, np.median(longest, 0) / OPTIMAL_COMMUTE, color="k", lw=1, label="median ρ_max "
                     "(longest commute / 65)")
             ax.plot(bound_steps, np.nanmean(bound, 0), color="tab:green", lw=1, ls=":",
                     label="local PoA bound (Thm 1), mean")
             ax.axhline(1.0, color="grey", lw=0.8)
-            ax.set_title(f"{'with' if shortcut else 'without'} shortcut — {common.LABELS[method_id]}")
+            ax.set_title(f"{'with' if shortcut else 'without'} shortcut — {game_runs.LABELS[method_id]}")
             ax.set_xlabel("step")
             ax.legend(fontsize=7)
         axes[r, 0].set_ylabel("ratio")
@@ -187,12 +173,12 @@ def _report(config: BraessConfig, summary: pd.DataFrame, profile_lines: list[str
              "logits drawn from N(0, 1). Ratio to optimal = total expected commute / 260 (two drivers on each of "
              "top and bottom, 65 min each). Final step; mean ± 95% CI, sd and median over runs.", "",
              "| shortcut | method | ratio to optimal (ours) | sd | median | paper | longest commute, median (min) | "
-             "runs within 1% of optimal | local PoA bound (final; mean over the first bound_runs runs) |",
+             "runs within 1% of optimal | local PoA bound (final; mean over the first bound.runs runs) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
         paper = _paper(row["method"], row["shortcut"])
         lines.append(f"| {'yes' if row['shortcut'] else 'no'} | {DISPLAY[row['method']]} | "
-                     f"{_common.fmt(row['ratio_to_optimal'], row['ratio_to_optimal_ci95'], 4)} | "
+                     f"{common.fmt(row['ratio_to_optimal'], row['ratio_to_optimal_ci95'], 4)} | "
                      f"{row['ratio_to_optimal_sd']:.4f} | {row['ratio_to_optimal_median']:.4f} | {paper} | "
                      f"{row['longest_commute_median']:.2f} | {row['runs_within_1pct']}/{config.seeds} | "
                      f"{row['poa_bound']:.4f} |")
@@ -213,10 +199,10 @@ def _report(config: BraessConfig, summary: pd.DataFrame, profile_lines: list[str
               "", "## Choices the paper leaves open", "",
               "- Route distributions are parametrised by logits (softmax), starting logits N(0, 1); losses are "
               "expected commute times including the variance term of eq. 126.",
-              f"- {common.hyperparameter_line(config)} None of these are given for this experiment in the paper; "
+              f"- {game_runs.hyperparameter_line(config)} None of these are given for this experiment in the paper; "
               "the clipping bounds are the paper's RL values and keep rows of A from collapsing to a vertex when "
               "the commute-time rates (hundreds of min²) make mirror-descent steps large.",
-              f"- The bound uses μ̄ = {config.mu_bar:g}.", "", *common.config_lines(config)]
+              f"- The bound uses μ̄ = {config.bound.mu_bar:g}.", "", *game_runs.config_lines(config)]
     return "\n".join(lines) + "\n"
 
 
@@ -236,55 +222,41 @@ class BraessRandomConfig:
     """Updates per run."""
     lr: float = 0.05
     """Plain SGD learning rate on the route logits, for both methods."""
-    lr_mix: float = 1.0
-    """D3C's mixing learning rate eta_A."""
-    eps: float = 0.0
-    """D3C's epsilon (eq. 11)."""
-    kl: float = 0.0
-    """D3C's KL weight nu."""
-    init_self: float = 0.99
-    """A_ii at the start (the paper: 0.99)."""
-    clip: tuple[float, ...] = (-5.0, 5.0)
-    """D3C's logit clipping [l, h] (empty for none)."""
+    d3c: D3CSettings = D3CSettings(clip=(-5.0, 5.0))
+    """D3C's mixing (Gemp et al. 2022, §2.5)."""
     delta: float = 10.0
     """Algorithm 4's Delta: the all-shortcut Nash total must exceed the best two-route split by more than this
     (minutes; the paper does not give it)."""
-    mu_bar: float = 1.0
-    """mu_bar of the local price-of-anarchy bound (Theorem 1)."""
-    bound_every: int = 10
-    """Evaluate the bound every this many steps."""
-    bound_runs: int = 200
-    """Evaluate the bound on this many runs (the first ones); its mean over them is plotted."""
+    bound: BoundSettings = BoundSettings()
+    """The local price-of-anarchy bound over training (Theorem 1)."""
     seed: int = 0
     """PRNG seed."""
 
     def validate(self):
-        common.check_d3c(self)
-        _common.require(self.delta >= 0, f"delta must be >= 0, got {self.delta}.")
+        game_runs.check_d3c(self)
+        common.require(self.delta >= 0, f"delta must be >= 0, got {self.delta}.")
 
 
-@register("d3c-braess-random", "D3C Fig. 2b: 1000 random Braess networks (Algorithm 4), mean ratio to optimal",
-          BraessRandomConfig, budget="about 25 s", paper="d3c",
-          budgets={"smoke": {"seeds": "3", "steps": "10", "bound_runs": "3"}})
+@register("d3c-braess-random", BraessRandomConfig, presets={"smoke": {"seeds": "3", "steps": "10", "bound.runs": "3"}})
 def run_random(config: BraessRandomConfig, progress) -> Results:
     game = games.braess_networks(config.delta)
     key = jax.random.key(config.seed)
-    methods = common.both_methods(config)
+    methods = game_runs.both_methods(config)
     rows, per_run, curves = [], [], {}
     advance = progress("methods", len(methods))
     for method_id, method in methods.items():
-        traj = common.run(game, method, config, key=key, record_params=True)
+        traj = game_runs.run(game, method, config, key=key, record_params=True)
         network = np.asarray(traj.params[0]["network"], np.float64)  # same key: same networks for both methods
-        optimum = np.asarray(jax.vmap(optimum_total)(traj.params[0]["network"]), np.float64)
+        optimum = np.asarray(jax.vmap(games.braess_optimum_total)(traj.params[0]["network"]), np.float64)
         nash = 4 * (4 * (network[:, 0] + network[:, 1]) + network[:, 4])
         ratio = np.asarray(traj.losses, np.float64).sum(-1) / optimum[:, None]
-        bound_steps, bound = common.bound_over_training(game, traj, config)
+        bound_steps, bound = game_runs.bound_over_training(game, traj, config)
         curves[method_id] = (ratio, bound_steps, bound)
         row = {"method": method_id}
-        common.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
-        common.mean_sd_row(row, "price_of_anarchy", nash / optimum)
+        game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
+        game_runs.mean_sd_row(row, "price_of_anarchy", nash / optimum)
         row["runs_within_1pct"] = int(np.sum(ratio[:, -1] < 1.01))
-        common.mean_sd_row(row, "poa_bound", bound[:, -1])
+        game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
         rows.append(row)
         per_run += [{"method": method_id, "run": r, "F": network[r, 0], "G": network[r, 1], "C": network[r, 2],
                      "D": network[r, 3], "E": network[r, 4], "optimum_total": optimum[r],
@@ -310,10 +282,10 @@ def _random_figure(config: BraessRandomConfig, curves):
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for method_id, (ratio, bound_steps, bound) in curves.items():
-        common.band(ax, np.arange(ratio.shape[1]), ratio, colour=common.COLOURS[method_id],
-                    label=common.LABELS[method_id], median=False)
-        ax.plot(bound_steps, np.nanmean(bound, 0), color=common.COLOURS[method_id], lw=1, ls=":",
-                label=f"{common.LABELS[method_id]}: local PoA bound (Thm 1), mean")
+        game_runs.band(ax, np.arange(ratio.shape[1]), ratio, colour=game_runs.COLOURS[method_id],
+                    label=game_runs.LABELS[method_id], median=False)
+        ax.plot(bound_steps, np.nanmean(bound, 0), color=game_runs.COLOURS[method_id], lw=1, ls=":",
+                label=f"{game_runs.LABELS[method_id]}: local PoA bound (Thm 1), mean")
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set(xlabel="step", ylabel="ratio to optimal",
            title=f"{config.seeds} random Braess networks (D3C Fig. 2b), Δ = {config.delta:g}")
@@ -329,9 +301,9 @@ def _random_report(config: BraessRandomConfig, summary: pd.DataFrame, per_run: p
              "~ N(0, 1); both methods see the same networks and starts. Ratio to optimal = total expected commute / "
              "the best pure profile over all three routes. Final step; mean ± 95% CI and sd over networks.", "",
              "| method | ratio to optimal (ours) | sd | median | networks' price of anarchy (Nash/optimum) | "
-             "runs within 1% | local PoA bound (final; mean over the first bound_runs runs) |", "|---|---|---|---|---|---|---|"]
+             "runs within 1% | local PoA bound (final; mean over the first bound.runs runs) |", "|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
-        lines.append(f"| {DISPLAY[row['method']]} | {_common.fmt(row['ratio_to_optimal'], row['ratio_to_optimal_ci95'], 4)}"
+        lines.append(f"| {DISPLAY[row['method']]} | {common.fmt(row['ratio_to_optimal'], row['ratio_to_optimal_ci95'], 4)}"
                      f" | {row['ratio_to_optimal_sd']:.4f} | {row['ratio_to_optimal_median']:.4f} | "
                      f"{row['price_of_anarchy']:.4f} ± {row['price_of_anarchy_sd']:.4f} (sd) | "
                      f"{row['runs_within_1pct']}/{config.seeds} | {row['poa_bound']:.4f} |")
@@ -351,5 +323,5 @@ def _random_report(config: BraessRandomConfig, summary: pd.DataFrame, per_run: p
               "two-route splits with 1–3 drivers on top.",
               "- Each run draws its own network inside `learn`'s single jit(vmap(scan)): the constants ride in the "
               "drivers' parameters behind `stop_gradient` (`mixmo.games.braess_networks`).",
-              f"- {common.hyperparameter_line(config)}", "", *common.config_lines(config)]
+              f"- {game_runs.hyperparameter_line(config)}", "", *game_runs.config_lines(config)]
     return "\n".join(lines) + "\n"

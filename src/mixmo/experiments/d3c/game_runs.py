@@ -4,6 +4,7 @@ training, and the mean ± sd band plots of the paper's figures."""
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import functools
 import json
 
@@ -13,45 +14,78 @@ import numpy as np
 import optax
 
 from mixmo import methods, metrics
-from mixmo.experiments import _common
-from mixmo.experiments._registry import ConfigError
+from mixmo.experiments import common
+from mixmo.experiments import markdown
+from mixmo.experiments.registry import ConfigError
 from mixmo.learn import learn
 
 COLOURS = {"gd": "tab:blue", "d3c": "tab:red"}
 LABELS = {"gd": "gradient descent", "d3c": "D3C"}
 
 
+@dataclass(frozen=True)
+class D3CSettings:
+    """D3C on a differentiable game (Gemp et al. 2022, §2.5, eqs. 9–11; `mixmo.methods.d3c`)."""
+
+    lr_mix: float = 1.0
+    """The mixing learning rate eta_A (the paper gives none for its games)."""
+    eps: float = 0.0
+    """epsilon in ReLU(d/dt f_i^A + epsilon) (eq. 11)."""
+    kl: float = 0.0
+    """The KL weight nu (the paper: 0 outside Coins)."""
+    init_self: float = 0.99
+    """A_ii at the start (the paper: 0.99)."""
+    clip: tuple[float, ...] = ()
+    """Logit bounds l,h of the mixing weights (the paper's RL value: -5,5); empty: none."""
+
+    def validate(self):
+        if self.lr_mix < 0:
+            raise ValueError(f"lr_mix must be >= 0, got {self.lr_mix}.")
+        if self.kl < 0:
+            raise ValueError(f"kl must be >= 0, got {self.kl}.")
+        if not 0 < self.init_self < 1:
+            raise ValueError(f"init_self must be in (0, 1), got {self.init_self}.")
+        if len(self.clip) not in (0, 2) or (len(self.clip) == 2 and self.clip[0] >= self.clip[1]):
+            raise ValueError(f"clip must be empty (no clipping) or two numbers l < h, got {self.clip}; "
+                             "e.g. --set d3c.clip=-5,5.")
+
+    def method(self, **overrides) -> methods.GameMethod:
+        """`methods.d3c` with these settings (plus `overrides`)."""
+        kwargs = dict(lr_mix=self.lr_mix, eps=self.eps, kl=self.kl, init_self=self.init_self,
+                      clip=tuple(self.clip) if self.clip else None)
+        kwargs.update(overrides)
+        try:
+            return methods.d3c(**kwargs)
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+
+
+@dataclass(frozen=True)
+class BoundSettings:
+    """The local price-of-anarchy bound (D3C Theorem 1) evaluated over training."""
+
+    mu_bar: float = 1.0
+    """mu_bar of the bound."""
+    every: int = 10
+    """Evaluate the bound every this many steps."""
+    runs: int = 200
+    """Evaluate the bound on this many runs (the first ones); its mean over them is plotted."""
+
+    def validate(self):
+        if not self.mu_bar > 0:
+            raise ValueError(f"mu_bar must be > 0, got {self.mu_bar}.")
+        if self.every < 1 or self.runs < 1:
+            raise ValueError(f"every and runs must be >= 1, got {self.every} and {self.runs}.")
+
+
 def check_d3c(config) -> None:
-    """Checks shared by every D3C configuration (seeds, steps, lr, and D3C's hyperparameters)."""
-    _common.check_budget(config)
-    _common.require(config.lr_mix >= 0, f"lr_mix must be >= 0, got {config.lr_mix}.")
-    _common.require(config.kl >= 0, f"kl must be >= 0, got {config.kl}.")
-    _common.require(0 < config.init_self < 1, f"init_self must be in (0, 1), got {config.init_self}.")
-    _common.require(len(config.clip) in (0, 2), f"clip must be empty (no clipping) or two numbers l,h, got "
-                                                f"{config.clip}; e.g. --set clip=-5,5.")
-    if len(config.clip) == 2:
-        _common.require(config.clip[0] < config.clip[1], f"clip must satisfy l < h, got {config.clip}.")
-    if hasattr(config, "mu_bar"):
-        _common.require(config.mu_bar > 0, f"mu_bar must be > 0, got {config.mu_bar}.")
-    if hasattr(config, "bound_every"):
-        _common.require(config.bound_every >= 1, f"bound_every must be >= 1, got {config.bound_every}.")
-        _common.require(config.bound_runs >= 1, f"bound_runs must be >= 1, got {config.bound_runs}.")
-
-
-def d3c_method(config, **overrides) -> methods.GameMethod:
-    """`methods.d3c` with the configuration's lr_mix, eps, kl, init_self and clip (plus `overrides`)."""
-    kwargs = dict(lr_mix=config.lr_mix, eps=config.eps, kl=config.kl, init_self=config.init_self,
-                  clip=tuple(config.clip) if config.clip else None)
-    kwargs.update(overrides)
-    try:
-        return methods.d3c(**kwargs)
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
+    """Checks of the budget every D3C game configuration shares (seeds, steps, lr)."""
+    common.check_budget(config)
 
 
 def both_methods(config) -> dict[str, methods.GameMethod]:
     """{"gd": plain simultaneous gradient descent (Simul-Ind), "d3c": D3C as configured}."""
-    return {"gd": methods.simul_ind(), "d3c": d3c_method(config)}
+    return {"gd": methods.simul_ind(), "d3c": config.d3c.method()}
 
 
 def run(game, method, config, *, key, seeds=None, steps=None, record_params=False):
@@ -69,8 +103,8 @@ def mixing_path(traj, n: int):
 
 
 def bound_over_training(game, traj, config, *, egalitarian: bool = False):
-    """The local price-of-anarchy bound (Theorem 1, or Theorem 2 if `egalitarian`) every `config.bound_every`
-    steps of the first `config.bound_runs` runs, with dt = the learning rate and mu_bar from the config.
+    """The local price-of-anarchy bound (Theorem 1, or Theorem 2 if `egalitarian`) every `config.bound.every`
+    steps of the first `config.bound.runs` runs, with dt = the learning rate and mu_bar from the config.
 
     Needs a trajectory recorded with `record_params=True`. Returns `(steps, values)` with values of shape
     `(runs, len(steps))`.
@@ -78,14 +112,14 @@ def bound_over_training(game, traj, config, *, egalitarian: bool = False):
     if traj.params_path is None:
         raise ValueError("bound_over_training needs learn(..., record_params=True).")
     points = traj.losses.shape[1]
-    index = np.arange(0, points, config.bound_every)
+    index = np.arange(0, points, config.bound.every)
     if index[-1] != points - 1:
         index = np.append(index, points - 1)
-    runs = min(config.bound_runs, traj.losses.shape[0])
+    runs = min(config.bound.runs, traj.losses.shape[0])
     params = jax.tree.map(lambda leaf: leaf[:runs, index], traj.params_path)
     mixing = mixing_path(traj, game.n_players)[:runs, index]
     fn = _batched_bound(game.losses, egalitarian)
-    return index, np.asarray(fn(params, mixing, config.lr, config.mu_bar))
+    return index, np.asarray(fn(params, mixing, config.lr, config.bound.mu_bar))
 
 
 @functools.lru_cache(maxsize=16)
@@ -109,7 +143,7 @@ def band(ax, steps, values, *, colour, label, median: bool = True, alpha: float 
 def mean_sd_row(row: dict, key: str, values) -> None:
     """`key` (mean), `key_ci95`, `key_sd` and `key_median` over the finite runs."""
     values = np.asarray(values, np.float64)
-    _common.mean_and_ci(row, key, values)
+    common.mean_and_ci(row, key, values)
     finite = values[np.isfinite(values)]
     row[f"{key}_sd"] = float(finite.std()) if finite.size else float("nan")
     row[f"{key}_median"] = float(np.median(finite)) if finite.size else float("nan")
@@ -117,12 +151,13 @@ def mean_sd_row(row: dict, key: str, values) -> None:
 
 def config_lines(config) -> list[str]:
     """The report's closing "Configuration" section."""
-    return ["## Configuration", "", "```json", json.dumps(dataclasses.asdict(config), indent=2), "```"]
+    return markdown.config_block(config)
 
 
 def hyperparameter_line(config) -> str:
     """One sentence naming D3C's hyperparameters as configured."""
-    clip = f"logits clipped to [{config.clip[0]:g}, {config.clip[1]:g}]" if config.clip else "no clipping"
-    return (f"D3C: lr_mix (η_A) = {config.lr_mix:g}, ε = {config.eps:g}, ν (KL weight) = {config.kl:g}, "
-            f"A_ii = {config.init_self:g} at the start, {clip}; players: plain SGD with learning rate {config.lr:g} "
+    d3c = config.d3c
+    clip = f"logits clipped to [{d3c.clip[0]:g}, {d3c.clip[1]:g}]" if d3c.clip else "no clipping"
+    return (f"D3C: lr_mix (η_A) = {d3c.lr_mix:g}, ε = {d3c.eps:g}, ν (KL weight) = {d3c.kl:g}, "
+            f"A_ii = {d3c.init_self:g} at the start, {clip}; players: plain SGD with learning rate {config.lr:g} "
             f"(the same for gradient descent).")

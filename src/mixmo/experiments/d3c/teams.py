@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from mixmo import games
-from mixmo.experiments import _claims, _common
-from mixmo.experiments import _d3c_common as common
-from mixmo.experiments._methods import DISPLAY
-from mixmo.experiments._registry import Claim, Results, register
-from mixmo.games._d3c_games import bilinear_strategies
+from mixmo.experiments import common, verdicts
+from mixmo.experiments.d3c import game_runs
+from mixmo.experiments.d3c.game_runs import D3CSettings
+from mixmo.experiments.method_ids import DISPLAY
+from mixmo.experiments.registry import Claim, Results, register
 
 PAPER_A = np.array([[0.45795, 0.45708, 0.04248, 0.04248], [0.45709, 0.45794, 0.04248, 0.04248],
                     [0.03778, 0.03778, 0.46023, 0.46421], [0.03778, 0.03778, 0.46421, 0.46022]])
@@ -67,16 +67,8 @@ class ElectionConfig:
     """Updates per run (the paper: 1000)."""
     lr: float = 0.1
     """Plain SGD learning rate, for both methods."""
-    lr_mix: float = 0.1
-    """D3C's mixing learning rate eta_A (larger values throw rows of A to the vertices here)."""
-    eps: float = 0.1
-    """D3C's epsilon (eq. 11)."""
-    kl: float = 0.0
-    """D3C's KL weight nu."""
-    init_self: float = 0.99
-    """A_ii at the start (the paper: 0.99)."""
-    clip: tuple[float, ...] = ()
-    """D3C's logit clipping [l, h]; empty for none."""
+    d3c: D3CSettings = D3CSettings(lr_mix=0.1, eps=0.1)
+    """D3C's mixing (Gemp et al. 2022, §2.5)."""
     c: float = 1.0
     """Cooperation target of the in-party prisoner's dilemma."""
     contest: float = 0.25
@@ -87,33 +79,32 @@ class ElectionConfig:
     """PRNG seed."""
 
     def validate(self):
-        common.check_d3c(self)
-        _common.require(self.init_high > 0, f"init_high must be > 0, got {self.init_high}.")
+        game_runs.check_d3c(self)
+        common.require(self.init_high > 0, f"init_high must be > 0, got {self.init_high}.")
 
 
-@register("d3c-election", "D3C Appx. F.5: zero-sum election, 2 parties x 2 candidates; final A and Jacobian eigenvalues",
-          ElectionConfig, budget="about 10 s", paper="d3c", budgets={"smoke": {"seeds": "3", "steps": "10"}})
+@register("d3c-election", ElectionConfig, presets={"smoke": {"seeds": "3", "steps": "10"}})
 def run_election(config: ElectionConfig, progress) -> Results:
     game = games.election(config.c, config.contest, config.init_high)
     key = jax.random.key(config.seed)
-    compared = common.both_methods(config)
+    compared = game_runs.both_methods(config)
     rows, per_run, finals = [], [], {}
     advance = progress("methods", len(compared))
     block = TEAMS > 0
     for method_id, method in compared.items():
-        traj = common.run(game, method, config, key=key)
-        A = np.asarray(common.mixing_path(traj, 4)[:, -1], np.float64)
+        traj = game_runs.run(game, method, config, key=key)
+        A = np.asarray(game_runs.mixing_path(traj, 4)[:, -1], np.float64)
         x = np.stack([np.asarray(p, np.float64) for p in traj.params], axis=1)
         eig = np.linalg.eigvals(mixed_jacobians(game, x, A))
         final = np.asarray(traj.losses[:, -1], np.float64)
         row = {"method": method_id}
-        common.mean_sd_row(row, "self_weight", np.diagonal(A, axis1=1, axis2=2).mean(axis=1))
-        common.mean_sd_row(row, "teammate_weight", A[:, np.arange(4), TEAMMATE].mean(axis=1))
-        common.mean_sd_row(row, "other_party_weight", A[:, ~block].mean(axis=1))
-        common.mean_sd_row(row, "eig_real", eig.real.mean(axis=1))
-        common.mean_sd_row(row, "eig_imag", np.abs(eig.imag).mean(axis=1))
-        common.mean_sd_row(row, "ratio_to_optimal", final.sum(axis=1) / game.optimum_total_loss)
-        common.mean_sd_row(row, "party_1_loss", final[:, :2].sum(axis=1))
+        game_runs.mean_sd_row(row, "self_weight", np.diagonal(A, axis1=1, axis2=2).mean(axis=1))
+        game_runs.mean_sd_row(row, "teammate_weight", A[:, np.arange(4), TEAMMATE].mean(axis=1))
+        game_runs.mean_sd_row(row, "other_party_weight", A[:, ~block].mean(axis=1))
+        game_runs.mean_sd_row(row, "eig_real", eig.real.mean(axis=1))
+        game_runs.mean_sd_row(row, "eig_imag", np.abs(eig.imag).mean(axis=1))
+        game_runs.mean_sd_row(row, "ratio_to_optimal", final.sum(axis=1) / game.optimum_total_loss)
+        game_runs.mean_sd_row(row, "party_1_loss", final[:, :2].sum(axis=1))
         rows.append(row)
         finals[method_id] = (A, eig, x)
         per_run += [{"method": method_id, "run": r, **{f"A{i + 1}{j + 1}": A[r, i, j] for i in range(4) for j in range(4)},
@@ -140,16 +131,16 @@ def election_claims(config: ElectionConfig, summary: pd.DataFrame) -> list[Claim
     if d3c.empty:
         return []
     row = d3c.iloc[0]
-    budget = _claims.shortfall(("steps", config.steps, PAPER_STEPS))
+    budget = verdicts.shortfall(("steps", config.steps, PAPER_STEPS))
     note = "the paper gives the story, not the losses: ours are a reading of it (see the report)"
     paper_weights = {"self_weight": np.diagonal(PAPER_A).mean(), "teammate_weight": PAPER_A[np.arange(4), TEAMMATE].mean(),
                      "other_party_weight": PAPER_A[~(TEAMS > 0)].mean()}
     names = {"self_weight": "A_ii (own loss)", "teammate_weight": "A_i,teammate", "other_party_weight":
              "A_ij, other party"}
-    out = [_claims.number("Appx. F.5", f"D3C's final {names[key]}", float(paper), row[key], ours_ci=row[f"{key}_ci95"],
+    out = [verdicts.number("Appx. F.5", f"D3C's final {names[key]}", float(paper), row[key], ours_ci=row[f"{key}_ci95"],
                           rtol=0.0, atol=0.01, digits=3, budget=budget, note=note)
            for key, paper in paper_weights.items()]
-    out += [_claims.number("Appx. F.5", f"Jacobian eigenvalues, {part}", paper, row[key], rtol=0.05, digits=3,
+    out += [verdicts.number("Appx. F.5", f"Jacobian eigenvalues, {part}", paper, row[key], rtol=0.05, digits=3,
                            budget=budget, note=note)
             for part, key, paper in (("real part", "eig_real", 1.84), ("|imaginary part|", "eig_imag", 0.21))]
     return out
@@ -168,8 +159,8 @@ def _election_figure(finals):
                 title="D3C's final A (mean over runs)")
     fig.colorbar(image, ax=axes[0])
     for method_id, (_, e, _) in finals.items():
-        axes[1].scatter(e.real.ravel(), e.imag.ravel(), s=8, color=common.COLOURS[method_id],
-                        label=common.LABELS[method_id])
+        axes[1].scatter(e.real.ravel(), e.imag.ravel(), s=8, color=game_runs.COLOURS[method_id],
+                        label=game_runs.LABELS[method_id])
     axes[1].plot([1.84, 1.84], [0.21, -0.21], "*", color="gold", mec="k", ms=12, label=f"paper {PAPER_EIGENVALUES}")
     axes[1].axhline(0, color="grey", lw=0.8)
     axes[1].set(xlabel="real part", ylabel="imaginary part", title="eigenvalues of the mixed game's Jacobian")
@@ -195,9 +186,9 @@ def _election_report(config: ElectionConfig, summary: pd.DataFrame, finals, refe
              "| method | A_ii (self) | A_i,teammate | A_ij, other party | Jacobian eigenvalues: mean real part "
              "| mean abs imaginary part | ratio to optimal (total / 2c²) |", "|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
-        lines.append(f"| {DISPLAY[row['method']]} | {_common.fmt(row['self_weight'], row['self_weight_ci95'], 4)} | "
-                     f"{_common.fmt(row['teammate_weight'], row['teammate_weight_ci95'], 4)} | "
-                     f"{_common.fmt(row['other_party_weight'], row['other_party_weight_ci95'], 4)} | "
+        lines.append(f"| {DISPLAY[row['method']]} | {common.fmt(row['self_weight'], row['self_weight_ci95'], 4)} | "
+                     f"{common.fmt(row['teammate_weight'], row['teammate_weight_ci95'], 4)} | "
+                     f"{common.fmt(row['other_party_weight'], row['other_party_weight_ci95'], 4)} | "
                      f"{row['eig_real']:.3f} | {row['eig_imag']:.3f} | {row['ratio_to_optimal']:.4f} |")
     lines += ["| paper's D3C (one run) | ≈ 0.46 | ≈ 0.46 | ≈ 0.04 | 1.84 | 0.21 | – |", "",
               "D3C's final A, run 0 (rows: the player who owns them):", "", "```",
@@ -220,9 +211,9 @@ def _election_report(config: ElectionConfig, summary: pd.DataFrame, finals, refe
               "## Choices the paper leaves open", "",
               "- The losses above (the paper has only the story); contest = 0.25 is chosen so that perfect teams give "
               "the paper's 2 ± 0.25i.",
-              f"- {common.hyperparameter_line(config)}",
+              f"- {game_runs.hyperparameter_line(config)}",
               "- Starts near everyone advertising negatively (x_i ≤ init_high); the paper starts \"initially "
-              "participating in negative advertising\".", "", *common.config_lines(config)]
+              "participating in negative advertising\".", "", *game_runs.config_lines(config)]
     return "\n".join(lines) + "\n"
 
 
@@ -236,16 +227,8 @@ class BilinearConfig:
     """Updates per run."""
     lr: float = 0.5
     """Plain SGD learning rate, for both methods."""
-    lr_mix: float = 1.0
-    """D3C's mixing learning rate eta_A."""
-    eps: float = 0.0
-    """D3C's epsilon (eq. 11)."""
-    kl: float = 0.0
-    """D3C's KL weight nu."""
-    init_self: float = 0.5
-    """A_ii at the start: 1/2, purely cooperative agents, as in the paper."""
-    clip: tuple[float, ...] = ()
-    """D3C's logit clipping [l, h]; empty for none."""
+    d3c: D3CSettings = D3CSettings(init_self=0.5)
+    """D3C's mixing (Gemp et al. 2022, §2.5)."""
     a: float = 0.0
     """C = [[a, b], [c, d]], the cooperative loss matrix."""
     b: float = -0.75
@@ -260,8 +243,8 @@ class BilinearConfig:
     """PRNG seed."""
 
     def validate(self):
-        common.check_d3c(self)
-        _common.require(len(self.parametrizations) >= 1 and set(self.parametrizations) <= {"softmax", "project"},
+        game_runs.check_d3c(self)
+        common.require(len(self.parametrizations) >= 1 and set(self.parametrizations) <= {"softmax", "project"},
                         f"parametrizations must be softmax and/or project, got {self.parametrizations}.")
 
 
@@ -276,21 +259,19 @@ def separatrix_fraction(a, b, c, d):
     return float(np.mean(np.clip(grid - p_star + q_star, 0.0, 1.0)))
 
 
-@register("d3c-bilinear", "D3C Appx. F.7: bilinear game on the simplex; how often local rho-minimisation ends in each "
-          "local minimum", BilinearConfig, budget="about 15 s", paper="d3c",
-          budgets={"smoke": {"seeds": "3", "steps": "10", "parametrizations": "project"}})
+@register("d3c-bilinear", BilinearConfig, presets={"smoke": {"seeds": "3", "steps": "10", "parametrizations": "project"}})
 def run_bilinear(config: BilinearConfig, progress) -> Results:
     key = jax.random.key(config.seed)
-    compared = common.both_methods(config)
+    compared = game_runs.both_methods(config)
     rows, per_run = [], []
     advance = progress("parametrisations x methods", len(config.parametrizations) * len(compared))
     for parametrization in config.parametrizations:
         game = games.bilinear(config.a, config.b, config.c, config.d, parametrization)
         for method_id, method in compared.items():
-            traj = common.run(game, method, config, key=key, record_params=True)
-            p, q = (np.asarray(v, np.float64) for v in bilinear_strategies(traj.params, parametrization))
+            traj = game_runs.run(game, method, config, key=key, record_params=True)
+            p, q = (np.asarray(v, np.float64) for v in games.bilinear_strategies(traj.params, parametrization))
             p0, q0 = (np.asarray(v, np.float64) for v in
-                      bilinear_strategies(jax.tree.map(lambda leaf: leaf[:, 0], traj.params_path), parametrization))
+                      games.bilinear_strategies(jax.tree.map(lambda leaf: leaf[:, 0], traj.params_path), parametrization))
             at_b = (p > 0.99) & (q < 0.01)
             at_c = (p < 0.01) & (q > 0.99)
             row = {"method": method_id, "parametrization": parametrization,
@@ -314,10 +295,10 @@ def bilinear_claims(config: BilinearConfig, summary: pd.DataFrame) -> list[Claim
     """Gemp et al. 2022, Appx. F.7: from random starts, descent on the cooperative loss (D3C from A = 1/2) ends at
     (p, q) = (1, 0) 3/7 of the time."""
     if (config.a, config.b, config.c, config.d) != (0.0, -0.75, -1.0, 0.0):
-        return [_claims.not_comparable("Appx. F.7", "runs ending at (1, 0)", "3/7", "–",
+        return [verdicts.not_comparable("Appx. F.7", "runs ending at (1, 0)", "3/7", "–",
                                        "C differs from the paper's [[0, -3/4], [-1, 0]]")]
     defaults = BilinearConfig()
-    budget = _claims.shortfall(("runs", config.seeds, defaults.seeds), ("steps", config.steps, defaults.steps))
+    budget = verdicts.shortfall(("runs", config.seeds, defaults.seeds), ("steps", config.steps, defaults.steps))
     analytic = separatrix_fraction(config.a, config.b, config.c, config.d)
     out = []
     for row in summary[summary.method == "d3c"].to_dict("records"):
@@ -325,7 +306,7 @@ def bilinear_claims(config: BilinearConfig, summary: pd.DataFrame) -> list[Claim
         note = (f"with projection the basin boundary is the saddle's stable manifold: {analytic:.3f} of uniform starts "
                 "(the paper's 3/7 assumes the boundary q = q*)" if row["parametrization"] == "project" else
                 "with softmax logits the fraction depends on how the logits are drawn")
-        out.append(_claims.number("Appx. F.7", f"{row['parametrization']}: D3C runs ending at (1, 0)", PAPER_BILINEAR_B,
+        out.append(verdicts.number("Appx. F.7", f"{row['parametrization']}: D3C runs ending at (1, 0)", PAPER_BILINEAR_B,
                                   row["frac_b"], ours_ci=half, rtol=0.0, atol=0.0, close_atol=0.1, digits=3,
                                   paper_text="3/7 = 0.429", budget=budget, note=note))
     return out
@@ -386,5 +367,5 @@ def _bilinear_report(config: BilinearConfig, summary: pd.DataFrame) -> str:
               "keeps the game purely cooperative.",
               "- Strategy parametrisations: softmax over two logits (N(0, 1) starts) and projection of p, q onto "
               "[0, 1] (uniform starts).",
-              f"- {common.hyperparameter_line(config)}", "", *common.config_lines(config)]
+              f"- {game_runs.hyperparameter_line(config)}", "", *game_runs.config_lines(config)]
     return "\n".join(lines) + "\n"

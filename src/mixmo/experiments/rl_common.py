@@ -1,9 +1,10 @@
-"""Pieces shared by the RL experiments (`aga_ssd`, `d3c_rl`): training runs through `mixmo.rl.train_segments`
-with checkpoints, resume, loggers and progress; per-update logging; end-of-training window means."""
+"""Pieces shared by the RL experiments (`aga.ssd`, `aga.selfish_mmm2`, `d3c.rl`): the run settings, training runs
+through `mixmo.rl.train_segments` with checkpoints, resume, loggers and progress; per-update logging;
+end-of-training window means."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -11,8 +12,27 @@ import jax
 import numpy as np
 import pandas as pd
 
+from mixmo import config as config_tree
 from mixmo import metrics, rl
-from mixmo.experiments._registry import ConfigError
+from mixmo.config import ConfigError
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How an RL experiment runs, beside what it trains: PRNG seed, segments, summary window."""
+
+    seed: int = 0
+    """PRNG seed; the same seed gives bit-identical results on the same machine."""
+    checkpoint_every: int = 16
+    """Updates per compiled segment: a checkpoint, a progress tick and the NaN check after each."""
+    window: float = 0.1
+    """Fraction of training at the end over which the summary averages episodes (the papers: the last 10%)."""
+
+    def validate(self):
+        if self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}.")
+        if not 0 < self.window <= 1:
+            raise ValueError(f"window must be in (0, 1], got {self.window}.")
 
 
 def open_loggers(context: rl.RunContext, group: str) -> list:
@@ -27,7 +47,8 @@ def open_loggers(context: rl.RunContext, group: str) -> list:
 
 def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], config, context: rl.RunContext,
                progress, *, label: str, stats: tuple[str, ...]):
-    """Train every run (seeds vmapped, `config.checkpoint_every` updates per segment), one after another.
+    """Train every run (`config.seeds` vmapped, `config.run.checkpoint_every` updates per segment), one after
+    another.
 
     Each run keeps its checkpoint in `run_dir/checkpoints/<run id>` (so `--resume` skips finished runs and
     continues the unfinished one), streams to the loggers, and advances one progress bar over all runs.
@@ -37,7 +58,7 @@ def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], co
         `(seeds, updates, ...)`, -> wall seconds of training (compilation included; a resumed run counts its
         segments' recorded times).
     """
-    keys = jax.random.split(jax.random.key(config.seed), config.seeds)
+    keys = jax.random.split(jax.random.key(config.run.seed), config.seeds)
     loggers = open_loggers(context, label)
     trainers = {run_id: make_trainer(run_id) for run_id in run_ids}
     updates = {run_id: trainer.config.num_updates for run_id, trainer in trainers.items()}
@@ -46,11 +67,11 @@ def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], co
     try:
         for run_id, trainer in trainers.items():
             for logger in loggers:
-                logger.start(run_id, {**asdict(config), "run": run_id})
+                logger.start(run_id, {**config_tree.flat(config), "run": run_id})
             on_segment = log_segment(loggers, trainer.config.batch_steps, stats) if loggers else None
             checkpoint = context.run_dir / "checkpoints" / run_id if context.run_dir is not None else None
             states[run_id], histories[run_id] = rl.train_segments(
-                trainer, keys, label=f"{label} {run_id}", segment=config.checkpoint_every, checkpoint_dir=checkpoint,
+                trainer, keys, label=f"{label} {run_id}", segment=config.run.checkpoint_every, checkpoint_dir=checkpoint,
                 resume=context.resume, advance=advance, on_segment=on_segment)
             seconds[run_id] = float(histories[run_id]["seconds"][0].sum())
             for logger in loggers:

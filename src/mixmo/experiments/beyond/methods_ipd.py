@@ -17,9 +17,10 @@ import optax
 import pandas as pd
 
 from mixmo import games
-from mixmo.experiments import _claims, _common
-from mixmo.experiments._methods import DISPLAY, parse_methods
-from mixmo.experiments._registry import Claim, Results, register
+from mixmo.experiments import verdicts, common
+from mixmo.experiments import markdown
+from mixmo.experiments.method_ids import DISPLAY, parse_methods
+from mixmo.experiments.registry import Claim, Results, register
 from mixmo.learn import learn
 
 PAPER = {"simul-ind": -2.0, "lookahead": -2.0, "cga": -2.0, "sga": -2.0, "lola": -1.0, "sos": -1.0}
@@ -50,14 +51,13 @@ class IPDConfig:
     """PRNG seed."""
 
     def validate(self):
-        _common.check_budget(self)
-        _common.require(0 < self.gamma < 1, f"gamma must be in (0, 1), got {self.gamma}.")
-        _common.require(self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}.")
+        common.check_budget(self)
+        common.require(0 < self.gamma < 1, f"gamma must be in (0, 1), got {self.gamma}.")
+        common.require(self.alpha >= 0, f"alpha must be >= 0, got {self.alpha}.")
         parse_methods(self.methods, self)
 
 
-@register("methods-ipd", "Opponent shaping on the exact IPD: LOLA/SOS cooperate, NL/LA/CO/SGA defect (50 runs)",
-          IPDConfig, budget="about 20 s", budgets={"smoke": {"seeds": "3", "steps": "10", "methods": "simul-ind,lola"}})
+@register("methods-ipd", IPDConfig, presets={"smoke": {"seeds": "3", "steps": "10", "methods": "simul-ind,lola"}})
 def run(config: IPDConfig, progress) -> Results:
     game = games.ipd(config.gamma)
     methods = parse_methods(config.methods, config)
@@ -69,7 +69,7 @@ def run(config: IPDConfig, progress) -> Results:
         reward = np.asarray(traj.payoffs).mean(axis=-1)  # (runs, steps + 1), average over the two players
         final = reward[:, -1]
         row = {"method": method_id}
-        _common.mean_and_ci(row, "average_reward", final)
+        common.mean_and_ci(row, "average_reward", final)
         row["cooperative_runs"] = int(np.sum(final > COOPERATIVE))
         row["diverged_runs"] = int(np.sum(~np.isfinite(final)))
         rows.append(row)
@@ -88,8 +88,8 @@ def run(config: IPDConfig, progress) -> Results:
 def claims(config: IPDConfig, summary: pd.DataFrame) -> list[Claim]:
     """The known outcomes (Foerster et al. 2018, Fig. 3; Letcher et al. 2019, Fig. 2): about -1 per step for LOLA
     and SOS, -2 for the rest; within 0.3 of it counts as reproduced."""
-    budget = _claims.shortfall(("runs", config.seeds, 50), ("steps", config.steps, 200))
-    return [_claims.number("Letcher et al. 2019, Fig. 2", f"{DISPLAY[row['method']]} average reward per step",
+    budget = verdicts.shortfall(("runs", config.seeds, 50), ("steps", config.steps, 200))
+    return [verdicts.number("Letcher et al. 2019, Fig. 2", f"{DISPLAY[row['method']]} average reward per step",
                            PAPER[row["method"]], row["average_reward"], rtol=0.0, atol=0.3, close_atol=0.5,
                            paper_text=f"≈ {PAPER[row['method']]:.0f}", budget=budget)
             for row in summary.to_dict("records") if row["method"] in PAPER]
@@ -123,7 +123,7 @@ def _report(config: IPDConfig, summary: pd.DataFrame, found: list[Claim]) -> str
     for row in summary.to_dict("records"):
         known = PAPER.get(row["method"])
         verdict = verdicts.get(DISPLAY[row["method"]], "–")
-        lines.append(f"| {DISPLAY[row['method']]} | {_common.fmt(row['average_reward'], row['average_reward_ci95'])} "
+        lines.append(f"| {DISPLAY[row['method']]} | {common.fmt(row['average_reward'], row['average_reward_ci95'])} "
                      f"| {'–' if known is None else f'≈ {known:.0f}'} | {row['cooperative_runs']}/{config.seeds} "
                      f"| {verdict} |")
     lines += ["", "## Choices", "",
@@ -132,7 +132,7 @@ def _report(config: IPDConfig, summary: pd.DataFrame, found: list[Claim]) -> str
               "- Losses are the unnormalised −V_i, as in both papers, so their learning rates and SOS's constants "
               "apply unchanged; the table reports the normalised (1 − γ)V_i.",
               "- A method lands within 0.3 of the known outcome to count as reproduced, within 0.5 as close "
-              "(`mixmo.experiments._claims`); with fewer than half the 50 runs or 200 updates it is not "
+              "(`mixmo.experiments.verdicts`); with fewer than half the 50 runs or 200 updates it is not "
               "comparable.", "",
-              "## Configuration", "", "```json", json.dumps(dataclasses.asdict(config), indent=2), "```"]
+              *markdown.config_block(config)]
     return "\n".join(lines) + "\n"

@@ -20,8 +20,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from mixmo import __version__
+
     parser = _Parser(prog="mixmo", description="Learning in mixed-motive multi-agent games: AgA, D3C and "
                      "their baselines in JAX. Reproduces the papers' tables and figures.", epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"mixmo {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -32,14 +35,21 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="run one experiment and write its results folder",
         description="Run one experiment: print its table and write config.json, metrics.csv, summary.json, "
                     "PNG figures and report.md (the measured numbers beside the paper's).",
-        epilog="Example: mixmo run aga-public-goods --seeds 50 --set lam=10 --out results/pg")
+        epilog="Example: mixmo run aga-cleanup --preset smoke --seeds 1 --set ppo.lr=1e-4 --out results/c. "
+               "Settings are a tree reached by dotted keys (ppo.lr); --show-config lists them with their docs.")
     run.add_argument("name", help="experiment name (see `mixmo list`)")
-    run.add_argument("--seeds", type=_positive_int, help="independent runs (overrides the experiment's default)")
-    run.add_argument("--steps", type=_positive_int, help="updates per run (overrides the default)")
+    run.add_argument("--preset", action="append", default=[], metavar="NAME",
+                     help="apply a named set of settings the experiment declares (smoke: tiny and fast; paper: the "
+                          "paper's set-up where it differs from the defaults); repeatable, in order; --set wins")
+    run.add_argument("--seeds", type=_positive_int, help="independent runs (sets the experiment's seeds setting)")
+    run.add_argument("--steps", type=_positive_int,
+                     help="run length: updates per run, or environment steps per seed for the RL experiments")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                     help="override a configuration value, repeatable; `mixmo run NAME --show-config` lists them")
+                     help="override one setting by its dotted key (e.g. ppo.lr=1e-4), repeatable")
     run.add_argument("--out", type=Path, help="results folder (default results/NAME/<timestamp>/); must be new")
-    run.add_argument("--show-config", action="store_true", help="print the configuration and its settings, then exit")
+    run.add_argument("--show-config", action="store_true",
+                     help="print the resolved settings, each with its doc and where its value came from, then exit")
+    run.add_argument("--json", action="store_true", help="with --show-config: the resolved tree as one JSON object")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--resume", type=Path, metavar="DIR",
                      help="continue an interrupted RL run in DIR from its checkpoints, with DIR's config.json")
@@ -81,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _reproduce_parser(commands) -> None:
-    from mixmo.reproduce import BUDGETS, CHOICES
+    from mixmo.app.papers import BUDGETS, CHOICES
 
     budgets = "\n".join(f"  {name:<8} {text}" for name, text in BUDGETS.items())
     reproduce = commands.add_parser(
@@ -134,13 +144,14 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 
 
 def _list() -> int:
-    from mixmo.experiments import EXPERIMENTS
+    from mixmo.experiments.catalog import CATALOG
 
-    width = max(len(name) for name in EXPERIMENTS)
-    for name in sorted(EXPERIMENTS):
-        experiment = EXPERIMENTS[name]
-        budget = f"  ({experiment.budget} on a 2-core CPU)" if experiment.budget else ""
-        print(f"{name:<{width}}  {experiment.description}{budget}")
+    width = max(len(name) for name in CATALOG)
+    for name in sorted(CATALOG):
+        entry = CATALOG[name]
+        budget = f"  ({entry.budget} on a 2-core CPU)" if entry.budget else ""
+        needs = f"  [needs: pip install \"mixmo[{entry.needs}]\"]" if entry.needs else ""
+        print(f"{name:<{width}}  {entry.description}{budget}{needs}")
     return 0
 
 
@@ -160,6 +171,7 @@ def _render(args) -> int:
     import jax
 
     from mixmo import envs
+    from mixmo.app import files
     from mixmo.envs.render import rollout_gif
     from mixmo.experiments import ConfigError
 
@@ -177,35 +189,39 @@ def _render(args) -> int:
         raise ConfigError(f"--out {args.out}: cannot create its folder ({error.strerror}).") from None
     if not os.access(args.out.parent, os.W_OK):
         raise ConfigError(f"--out {args.out}: {args.out.parent} is not writable; choose a writable path.")
-    partial = args.out.with_name(f".{args.out.name}.partial-{os.getpid()}.gif")
-    try:
+    with files.atomic_file(args.out) as partial:
         rollout_gif(env, jax.random.key(args.seed), args.steps, partial, policy=args.policy, upscale=args.upscale)
-        partial.replace(args.out)
-    finally:
-        partial.unlink(missing_ok=True)
     print(f"wrote {args.out} ({args.steps} steps of {args.env}, {args.policy} policy)")
     return 0
 
 
-def _with_budget_flags(args) -> dict[str, str]:
-    overrides = _overrides(args.overrides)
-    for flag in ("seeds", "steps"):
+def _with_budget_flags(args, experiment) -> dict[str, str]:
+    """`--set` pairs plus `--seeds` / `--steps` mapped to the experiment's own keys (`--set` wins)."""
+    overrides = {}
+    for flag, key in (("seeds", experiment.seeds_key), ("steps", experiment.steps_key)):
         if getattr(args, flag) is not None:
-            overrides[flag] = str(getattr(args, flag))
-    return overrides
+            if key is None:
+                from mixmo.experiments import ConfigError
+
+                raise ConfigError(f"--{flag}: {experiment.name} has no such setting; see `mixmo run "
+                                  f"{experiment.name} --show-config`.")
+            overrides[key] = str(getattr(args, flag))
+    return {**overrides, **_overrides(args.overrides)}
 
 
 def _sweep(args, console: Console) -> int:
-    from mixmo import report, runner, sweep
+    from mixmo import experiments
+    from mixmo.app import output, runner, sweep
 
     if args.address and args.executor != "ray":
         from mixmo.experiments import ConfigError
 
         raise ConfigError("--address is for --executor ray; add --executor ray or drop --address.")
     grid = sweep.parse_grid(args.grid)
-    points = sweep.expand(args.name, _with_budget_flags(args), grid)
+    fixed = _with_budget_flags(args, experiments.get(args.name))
+    points = sweep.expand(args.name, fixed, grid)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = report.prepare_out_dir(args.out or Path("results") / "sweeps" / args.name / stamp)
+    out_dir = output.prepare_out_dir(args.out or Path("results") / "sweeps" / args.name / stamp)
     with runner.progress_bar(args.quiet) as bar:
         task = bar.add_task(f"{args.name}: grid points", total=len(points))
         advance = lambda: bar.advance(task)  # noqa: E731
@@ -215,7 +231,7 @@ def _sweep(args, console: Console) -> int:
             outcomes = sweep.run_local(args.name, points, grid, advance)
     table = sweep.combine(outcomes)
     meta = {"experiment": args.name, "executor": args.executor, "grid": args.grid, "grid_keys": list(grid[0]),
-            "fixed": _with_budget_flags(args), "points": points}
+            "fixed": fixed, "points": points}
     written = sweep.write_sweep(table, outcomes, meta, out_dir)
     failed = sum(o.error is not None for o in outcomes)
     print(sweep.markdown_table(table))
@@ -223,11 +239,9 @@ def _sweep(args, console: Console) -> int:
     return 1 if failed else 0
 
 
-def _resume_config(experiment, run_dir: Path, name: str):
+def _resume_config(experiment, run_dir: Path):
     """The configuration saved in an RL run folder, for `--resume`."""
-    import dataclasses
-    import json
-
+    from mixmo.app import output
     from mixmo.experiments import ConfigError
 
     saved = run_dir / "config.json"
@@ -235,19 +249,13 @@ def _resume_config(experiment, run_dir: Path, name: str):
         raise ConfigError(f"--resume {run_dir}: no config.json there; give the folder of an RL run (its --out).")
     if (run_dir / "report.md").exists():
         raise ConfigError(f"--resume {run_dir}: that run has finished (report.md exists); nothing to resume.")
-    data = json.loads(saved.read_text())
-    if data.get("experiment") != name:
-        raise ConfigError(f"--resume {run_dir}: that folder holds a run of {data.get('experiment')!r}, not {name!r}.")
-    known = {f.name for f in dataclasses.fields(experiment.config_type)}
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in known}
-    config = experiment.config_type(**values)
-    config.validate()
-    return config
+    return output.read_config(experiment, saved)
 
 
 def _run_with_context(args, experiment, config, out_dir: Path, progress) -> int | tuple:
     """Run an experiment that keeps checkpoints/logs in its results folder (the RL experiments)."""
-    from mixmo import rl, runner
+    from mixmo import rl
+    from mixmo.app import runner
     from mixmo.experiments import ConfigError
 
     try:
@@ -269,60 +277,65 @@ def _run_with_context(args, experiment, config, out_dir: Path, progress) -> int 
         return 130
 
 
-def _run(args, console: Console) -> int:
-    import dataclasses
+def _show_config(resolved, as_json: bool) -> int:
+    import json
 
-    from mixmo import experiments, report, runner
+    from mixmo import config as config_tree
+
+    if as_json:
+        print(json.dumps(config_tree.to_dict(resolved.config), indent=2))
+    else:
+        print("\n".join(config_tree.describe(resolved)))
+    return 0
+
+
+def _run(args, console: Console) -> int:
+    from mixmo import experiments
+    from mixmo.app import output, runner
     from mixmo.experiments import ConfigError
-    from mixmo.experiments._methods import DISPLAY
+    from mixmo.experiments.method_ids import DISPLAY
 
     experiment = experiments.get(args.name)
-    takes_context = runner.takes_context(experiment)
-    if (args.resume or args.logger) and not takes_context:
-        rl_names = sorted(n for n, e in experiments.EXPERIMENTS.items() if runner.takes_context(e))
+    if (args.resume or args.logger) and not experiment.run_folder:
+        rl_names = sorted(e.name for e in experiments.load_all().values() if e.run_folder)
         raise ConfigError(f"--resume and --logger are for the RL experiments ({', '.join(rl_names)}), "
                           f"not {args.name}.")
+    if args.json and not args.show_config:
+        raise ConfigError("--json goes with --show-config; add --show-config.")
     if args.resume:
-        if args.overrides or args.seeds is not None or args.steps is not None or args.out is not None:
+        if args.overrides or args.preset or args.seeds is not None or args.steps is not None or args.out is not None:
             raise ConfigError(f"--resume {args.resume} continues that run with its own config.json; "
-                              "drop --set, --seeds, --steps and --out.")
-        config = _resume_config(experiment, args.resume, args.name)
+                              "drop --preset, --set, --seeds, --steps and --out.")
+        from mixmo.config import Resolved, leaves
+
+        config = _resume_config(experiment, args.resume)
+        resolved = Resolved(config, dict.fromkeys(leaves(type(config)), f"{args.resume}/config.json"))
     else:
-        config = experiments.make_config(experiment.config_type, _with_budget_flags(args))
+        resolved = experiment.resolve(args.preset, _with_budget_flags(args, experiment))
+        config = resolved.config
     if args.show_config:
-        docs = experiments.field_docs(experiment.config_type)
-        for field in dataclasses.fields(config):
-            print(f"{field.name} = {getattr(config, field.name)!r}")
-            if field.name in docs:
-                print(f"    {docs[field.name]}")
-        return 0
+        return _show_config(resolved, args.json)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    if args.resume:
-        out_dir = args.resume
-    else:
-        out_dir = report.prepare_out_dir(args.out or Path("results") / args.name / stamp)
+    out_dir = args.resume or output.prepare_out_dir(args.out or Path("results") / args.name / stamp)
 
     with runner.progress_bar(args.quiet) as bar:
         progress, _ = runner.progress_callback(bar, args.name)
-        if takes_context:
+        if experiment.run_folder:
             outcome = _run_with_context(args, experiment, config, out_dir, progress)
             if isinstance(outcome, int):
                 return outcome
             (results,) = outcome
         else:
             results = experiment.run(config, progress)
-    console.print(report.summary_table(results, args.name, DISPLAY))
-    if takes_context:
-        written = runner.write_into(results, config, out_dir, args.name)
-    else:
-        written = report.write_results(results, config, out_dir, args.name)
+    console.print(output.summary_table(results, args.name, DISPLAY))
+    written = output.write_results(results, config, out_dir, args.name)
     console.print(f"results: {written}/ (report.md, summary.json, metrics.csv, figures)", highlight=False)
     return 0
 
 
 def _reproduce(args, argv: list[str] | None) -> int:
-    from mixmo import reproduce
-    from mixmo.experiments import ConfigError, _claims
+    from mixmo.app import reproduce
+    from mixmo.experiments import ConfigError, verdicts
 
     if args.resume and args.out is None:
         raise ConfigError("--resume needs --out DIR, the folder of the run to continue.")
@@ -337,9 +350,13 @@ def _reproduce(args, argv: list[str] | None) -> int:
               f"{args.paper} --budget {args.budget} --out {out_dir} --resume", file=sys.stderr)
         return 128 + getattr(error, "signum", 2)
     failed = [o.name for o in outcomes if o.status == "failed"]
-    counts = _claims.count(claim for outcome in outcomes for claim in outcome.claims)
+    skipped = [o for o in outcomes if o.status == "skipped"]
+    counts = verdicts.count(claim for outcome in outcomes for claim in outcome.claims)
     summary = ", ".join(f"{n} {v}" for v, n in counts.items())
-    print(f"reproduce: {path} ({len(outcomes)} experiments, {len(failed)} failed; claims: {summary or 'none'})")
+    print(f"reproduce: {path} ({len(outcomes)} experiments, {len(failed)} failed, {len(skipped)} skipped; "
+          f"claims: {summary or 'none'})")
+    for outcome in skipped:
+        print(f"mixmo: skipped {outcome.name} — {outcome.error}", file=sys.stderr)
     if failed:
         print(f"mixmo: failed: {', '.join(failed)} (see {path})", file=sys.stderr)
     return 1 if failed else 0

@@ -11,12 +11,14 @@ import dataclasses
 import json
 import math
 import os
-import shutil
 from pathlib import Path
 
 from rich.table import Table
 
-from mixmo.experiments._registry import Claim, ConfigError, Results
+from mixmo import config as config_tree
+from mixmo.app import files
+from mixmo.config import ConfigError
+from mixmo.experiments.registry import Claim, Results
 
 
 def prepare_out_dir(out_dir: Path) -> Path:
@@ -35,15 +37,12 @@ def prepare_out_dir(out_dir: Path) -> Path:
 
 
 def write_results(results: Results, config, out_dir: Path, experiment: str) -> Path:
-    """Write `results` to `out_dir` atomically (temporary folder, then rename). Returns `out_dir`."""
+    """Write `results` into `out_dir` atomically (`files.staged_folder`): a new folder, or the folder of an RL run
+    holding its checkpoints. Returns `out_dir`."""
     import matplotlib.pyplot as plt
 
-    out_dir = Path(out_dir)
-    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
-    try:
-        staging.mkdir(parents=True)
-        (staging / "config.json").write_text(json.dumps(
-            {"experiment": experiment, **dataclasses.asdict(config)}, indent=2) + "\n")
+    with files.staged_folder(out_dir) as staging:
+        (staging / "config.json").write_text(config_json(experiment, config))
         results.metrics.to_csv(staging / "metrics.csv", index=False)
         rows = [{k: _json_value(v) for k, v in row.items()} for row in results.summary.to_dict("records")]
         (staging / "summary.json").write_text(json.dumps(rows, indent=2, allow_nan=False) + "\n")
@@ -53,13 +52,31 @@ def write_results(results: Results, config, out_dir: Path, experiment: str) -> P
             figure.savefig(staging / f"{stem}.png", dpi=120)
             plt.close(figure)
         (staging / "report.md").write_text(results.report)
-        if out_dir.exists():
-            out_dir.rmdir()  # an empty folder given as --out (checked by prepare_out_dir)
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)
+
+
+def config_json(experiment: str, config) -> str:
+    """`config.json`: the experiment's name and its resolved configuration tree."""
+    return json.dumps({"experiment": experiment, "config": config_tree.to_dict(config)}, indent=2) + "\n"
+
+
+def read_config(experiment, path: Path):
+    """The configuration a `config.json` holds for `experiment`, strictly checked; `ConfigError` names the file
+    and what to do."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read it ({error}); give the folder of a run.") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path} is damaged (not JSON: {error.msg} at line {error.lineno}); "
+                          "restore it or start a new run.") from None
+    if not isinstance(data, dict) or "config" not in data:
+        raise ConfigError(f"{path}: not a mixmo config.json (no \"config\"); give the folder of a run.")
+    if data.get("experiment") != experiment.name:
+        raise ConfigError(f"{path} holds a run of {data.get('experiment')!r}, not {experiment.name!r}.")
+    config = config_tree.from_dict(experiment.config_type, data["config"], str(path))
+    config_tree.validate(config)
+    return config
 
 
 def read_claims(out_dir: Path) -> list[Claim]:

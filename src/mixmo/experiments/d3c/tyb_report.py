@@ -7,13 +7,19 @@ import math
 import numpy as np
 import pandas as pd
 
-from mixmo.experiments import _common
-from mixmo.experiments import _d3c_common as d3c_common
-from mixmo.experiments.d3c_tyb import (COLOURS, LABELS, MAX_TOTAL_RETURN, PAPER_RUNS, SELFISH_TOTAL_RETURN,
-                                       TYBConfig)
+from mixmo.experiments import common
+from mixmo.experiments.d3c import game_runs
+
+METHODS = ("selfish", "d3c", "cooperative")
+LABELS = {"selfish": "policy gradient (no mixing)", "d3c": "policy gradient + D3C",
+          "cooperative": "cooperative (A_ij = 1/2)"}
+COLOURS = {"selfish": "tab:blue", "d3c": "tab:red", "cooperative": "tab:green"}
+PAPER_RUNS = 1000  # Fig. 7: 1000 runs
+MAX_TOTAL_RETURN = -1.0  # both prey step away together every step: 5 steps x 0.1 each (Appx. F.2's rewards)
+SELFISH_TOTAL_RETURN = -5.0  # the far prey stays, the close one is caught at every step
 
 
-def figures(config: TYBConfig, curves: dict) -> dict:
+def figures(config, curves: dict) -> dict:
     """`tyb_training` (Fig. 7: returns and D3C's relative reward attention) and, with D3C, `tyb_mixing_path`
     (Fig. 16: the weights each agent gives the other over training)."""
     import matplotlib.pyplot as plt
@@ -34,7 +40,7 @@ def figures(config: TYBConfig, curves: dict) -> dict:
     if "d3c" in curves:
         steps = np.arange(1, curves["d3c"]["relative_attention_0"].shape[1] + 1)
         for i, colour in ((0, "tab:red"), (1, "tab:purple")):
-            d3c_common.band(right, steps, curves["d3c"][f"relative_attention_{i}"], colour=colour, label=f"prey {i}")
+            game_runs.band(right, steps, curves["d3c"][f"relative_attention_{i}"], colour=colour, label=f"prey {i}")
         right.axhline(0.0, color="grey", lw=0.8)
         right.set(xlabel="update", ylabel="ln(A_ii / A_ij)", title="D3C: relative reward attention")
         right.legend(fontsize=7)
@@ -77,15 +83,15 @@ def _path_figure(data: dict):
     return fig
 
 
-def markdown(config: TYBConfig, summary: pd.DataFrame) -> str:
+def markdown(config, summary: pd.DataFrame) -> str:
     cols = ["social_welfare", "equality", "equality_roles", "return_0", "return_1", "close_return", "far_return",
             "escape_rate", "times_caught", "moves_tried"]
     lines = ["# D3C paper, Figure 7 and Figure 16: Trust-Your-Brother", "",
              "![training](tyb_training.png)", ""]
     if "d3c" in set(summary.method):
         lines += ["![mixing path](tyb_mixing_path.png)", ""]
-    lines += [f"{config.seeds} runs per method (the paper: {PAPER_RUNS}), {config.steps} REINFORCE updates of "
-              f"{config.episodes} episodes each ({config.steps * config.episodes:,} episodes per run). Per run: the "
+    lines += [f"{config.seeds} runs per method (the paper: {PAPER_RUNS}), {config.reinforce.num_updates} REINFORCE updates of "
+              f"{config.reinforce.episodes} episodes each ({config.reinforce.num_updates * config.reinforce.episodes:,} episodes per run). Per run: the "
               f"mean over the last {config.window:.0%} of updates; then mean ± 95% CI over runs. social_welfare: total "
               "return of both prey per episode (median and sd over runs in summary.json); close/far_return: the raw "
               "return of the prey that starts one cell from the predator / the other one; escape_rate: fraction of "
@@ -113,24 +119,24 @@ def markdown(config: TYBConfig, summary: pd.DataFrame) -> str:
               "numbers are printed; the figures carry no step axis we can read, so the training length is ours.",
               *_reading(summary), "",
               "## Choices the paper leaves open", "",
-              f"- Training length: {config.steps} updates × {config.episodes} episodes (not given).",
+              f"- Training length: {config.reinforce.num_updates} updates × {config.reinforce.episodes} episodes (not given).",
               "- Policies start at zero weights (uniform); logits W_iᵀ o with o the shared 2-d observation.",
               "- REINFORCE gradient: per episode the sum over its steps of ∇log π(a_t|o_t)(G_t − V(o_t)), G_t the "
               "return-to-go with γ = 1; mean over the batch's episodes; plain SGD with lr "
-              f"{config.lr}.",
+              f"{config.reinforce.lr}.",
               f"- Value baseline: each prey's own linear V(o) = wᵀ(o, 1) (a bias feature besides the observation; the "
-              f"paper says only \"linear\"), trained on its mixed return by semi-gradient TD(0), lr {config.value_lr}, "
+              f"paper says only \"linear\"), trained on its mixed return by semi-gradient TD(0), lr {config.reinforce.value_lr}, "
               "one step per batch on the mean over the batch's steps, after the baseline was used.",
               "- Batch: the first half of the episodes start with prey 0 one empty cell from the predator, the second "
               "half with prey 1 (the paper lists them in this order, without saying how they were interleaved).",
               "- D3C's loop (Algorithm 1) advances "
               + ("once per episode, g = that episode's mixed return (Algorithm 3 plays one episode and outputs its "
                  "return), rewards of each episode mixed with the trial matrix current at that episode; τ counts "
-                 "episodes." if config.mix_per_episode else
+                 "episodes." if config.reinforce.mix_per_episode else
                  "once per update, g = the batch's mean mixed episode return; τ counts updates.")
               + " The update uses ρ̃_i ã_i as Algorithm 1 writes it (without the text's n/δ factor).",
               "- Cooperative baseline: A_ij = 1/2, every prey learns from the mean reward (D3C §3).",
-              "", *d3c_common.config_lines(config)]
+              "", *game_runs.config_lines(config)]
     return "\n".join(lines) + "\n"
 
 
@@ -157,9 +163,9 @@ def _reading(summary: pd.DataFrame) -> list[str]:
                        "stop falling and the rows stop moving (here A_ij went from 0.010 to A_01 = "
                        f"{d3c['weight_to_other_0']:.3f}, A_10 = {d3c['weight_to_other_1']:.3f}). A larger η_A lets the "
                        "weights move before the policies settle: docs/rl.md, \"Trust-Your-Brother\", gives the "
-                       "measured runs (`--set lr_mix=30`).")
+                       "measured runs (`--set d3c.lr=30`).")
     return out
 
 
 def _cell(mean: float, half: float) -> str:
-    return "–" if not math.isfinite(mean) else _common.fmt(mean, half, 3)
+    return "–" if not math.isfinite(mean) else common.fmt(mean, half, 3)

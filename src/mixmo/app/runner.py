@@ -3,17 +3,12 @@ resume) — shared by `mixmo run` and `mixmo reproduce`."""
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import json
-import os
-import shutil
 from pathlib import Path
 
 from rich.console import Console
 
-from mixmo import report
-from mixmo.experiments._registry import Experiment, Results
+from mixmo.app import files, output
+from mixmo.experiments.registry import Experiment, Results
 
 
 def progress_bar(quiet: bool):
@@ -39,15 +34,9 @@ def progress_callback(bar, prefix: str):
     return progress, tasks
 
 
-def takes_context(experiment: Experiment) -> bool:
-    """Whether the experiment keeps files in its results folder while it runs (the RL experiments: checkpoints,
-    logs, resume), i.e. its run function takes `context: mixmo.rl.RunContext`."""
-    return "context" in inspect.signature(experiment.run).parameters
-
-
 def run_in_folder(experiment: Experiment, config, progress, run_dir: Path, *, resume: bool = False,
                   loggers: tuple[str, ...] = ()) -> Results:
-    """Run an experiment that `takes_context`, with `run_dir` as its folder for checkpoints and logs.
+    """Run an experiment with a `run_folder` (the RL experiments), keeping checkpoints and logs in `run_dir`.
 
     A fresh run (not `resume`) first writes `config.json` there, so an interrupted run can be resumed.
     Raises whatever the run raises (`mixmo.rl.NonFiniteError`, `TrainingInterrupted`, `KeyboardInterrupt`).
@@ -56,19 +45,6 @@ def run_in_folder(experiment: Experiment, config, progress, run_dir: Path, *, re
 
     run_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
-        (run_dir / "config.json").write_text(json.dumps(
-            {"experiment": experiment.name, **dataclasses.asdict(config)}, indent=2) + "\n")
+        files.write_text(run_dir / "config.json", output.config_json(experiment.name, config))
     context = rl.RunContext(run_dir=run_dir, resume=resume, loggers=tuple(loggers))
     return experiment.run(config, progress, context=context)
-
-
-def write_into(results: Results, config, out_dir: Path, name: str) -> Path:
-    """`report.write_results` into a folder that already holds the run's checkpoints and logs."""
-    staging = out_dir.parent / f".{out_dir.name}.results-{os.getpid()}"
-    report.write_results(results, config, staging, name)
-    try:
-        for item in staging.iterdir():
-            os.replace(item, out_dir / item.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out_dir

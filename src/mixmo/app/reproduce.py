@@ -12,72 +12,44 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import shutil
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from mixmo import report, runner
-from mixmo.experiments import _claims
-from mixmo.experiments._registry import EXPERIMENTS, Claim, ConfigError, Experiment, make_config
+from mixmo.app import files, output, runner
+from mixmo.app.papers import BUDGETS, CHOICES, Outcome
+from mixmo.config import ConfigError
+from mixmo.experiments import verdicts
+from mixmo.experiments.catalog import CATALOG
+from mixmo.experiments.registry import Experiment, MissingExtra, get, load_all
 
-PAPERS = {
-    "aga": "AgA — Li et al., \"Aligning Individual and Collective Objectives in Multi-Agent Cooperation\", "
-           "NeurIPS 2024 (arXiv 2402.12416)",
-    "d3c": "D3C — Gemp et al., \"D3C: Reducing the Price of Anarchy in Multi-Agent Learning\", AAMAS 2022",
-    "": "Beyond the papers (appendix)",
-}
-CHOICES = {"aga": ("aga",), "d3c": ("d3c",), "all": ("aga", "d3c", "")}
-"""What each `mixmo reproduce PAPER` runs: `all` adds the beyond-paper experiments as an appendix."""
-
-BUDGETS = {
-    "smoke": "tiny settings that exercise every experiment and claim in minutes on a 2-core CPU;\n"
-             "           their numbers are not comparable with the papers' (most claims say so)",
-    "default": "each experiment's defaults (default; `mixmo list` gives each one's time)",
-    "paper": "the papers' own budgets and seed counts where they differ from the defaults\n"
-             "           (the RL experiments then take days on a CPU)",
-}
-
-
-@dataclass
-class Outcome:
-    """How one experiment went: status "done", "failed" or "kept" (complete in OUT already, with `--resume`)."""
-
-    name: str
-    paper: str
-    status: str
-    overrides: dict[str, str]
-    wall_s: float = 0.0
-    claims: list[Claim] = field(default_factory=list)
-    error: str = ""
-    traceback: str = ""  # the file in OUT holding a failure's traceback
-    figures: list[str] = field(default_factory=list)
-
-
-def select(paper: str) -> list[Experiment]:
-    """The registered experiments `mixmo reproduce PAPER` runs, grouped by paper in `CHOICES` order."""
+def select(paper: str) -> list[str]:
+    """The experiments `mixmo reproduce PAPER` runs, grouped by paper in `CHOICES` order: every registered one
+    and every catalogued one whose optional extra is missing (reported as skipped)."""
     if paper not in CHOICES:
         raise ConfigError(f"unknown paper {paper!r}; choose one of: {', '.join(CHOICES)}.")
-    return [EXPERIMENTS[name] for part in CHOICES[paper] for name in sorted(EXPERIMENTS)
-            if EXPERIMENTS[name].paper == part]
+    registered = load_all()
+    papers = {**{name: entry.paper for name, entry in CATALOG.items() if entry.needs}, 
+              **{name: experiment.paper for name, experiment in registered.items()}}
+    return [name for part in CHOICES[paper] for name in sorted(papers) if papers[name] == part]
 
 
-def overrides_for(experiment: Experiment, budget: str, seeds: int | None = None) -> dict[str, str]:
-    """The `--set` overrides of `budget` for `experiment` (plus `seeds` where its config has that setting).
+def plan_for(experiment: Experiment, budget: str, seeds: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """`(presets, overrides)` of `budget` for `experiment`: "smoke" and "paper" are presets of the same name
+    (the defaults are the paper's set-up where an experiment declares no "paper" preset); `seeds` sets the
+    experiment's seeds where it has them.
 
-    Raises `ConfigError` when the experiment registers no smoke budget (running its default instead could take
+    Raises `ConfigError` when the experiment declares no smoke preset (running its default instead could take
     hours).
     """
     if budget not in BUDGETS:
         raise ConfigError(f"unknown budget {budget!r}; choose one of: {', '.join(BUDGETS)}.")
-    if budget == "smoke" and "smoke" not in experiment.budgets:
-        raise ConfigError(f"{experiment.name} registers no smoke budget (register(..., budgets={{'smoke': {{...}}}})).")
-    overrides = dict(experiment.budgets.get(budget, {})) if budget != "default" else {}
-    if seeds is not None and "seeds" in {f.name for f in dataclasses.fields(experiment.config_type)}:
-        overrides["seeds"] = str(seeds)
-    return overrides
+    if budget == "smoke" and "smoke" not in experiment.presets:
+        raise ConfigError(f"{experiment.name} declares no smoke preset (register(..., presets={{'smoke': ...}})).")
+    presets = [budget] if budget in experiment.presets else []
+    overrides = {experiment.seeds_key: str(seeds)} if seeds is not None and experiment.seeds_key else {}
+    return presets, overrides
 
 
 def prepare(out_dir: Path, meta: dict, resume: bool) -> dict[str, dict]:
@@ -86,7 +58,7 @@ def prepare(out_dir: Path, meta: dict, resume: bool) -> dict[str, dict]:
     out_dir = Path(out_dir)
     record = out_dir / "reproduce.json"
     if not resume:
-        report.prepare_out_dir(out_dir)
+        output.prepare_out_dir(out_dir)
         out_dir.mkdir(exist_ok=True)
         return {}
     if not record.is_file():
@@ -101,8 +73,8 @@ def prepare(out_dir: Path, meta: dict, resume: bool) -> dict[str, dict]:
     return {item["name"]: item for item in earlier.get("experiments", [])}
 
 
-def run_one(experiment: Experiment, overrides: dict[str, str], out_dir: Path, bar, *, resume: bool = False,
-            earlier: dict | None = None) -> Outcome:
+def run_one(experiment: Experiment, presets: list[str], overrides: dict[str, str], out_dir: Path, bar, *,
+            resume: bool = False, earlier: dict | None = None) -> Outcome:
     """Run one experiment into `out_dir/<name>/` and collect its claims. Any exception but an interrupt is caught
     and recorded as a failed outcome.
 
@@ -111,26 +83,26 @@ def run_one(experiment: Experiment, overrides: dict[str, str], out_dir: Path, ba
     """
     name = experiment.name
     target, work = out_dir / name, out_dir / f".{name}.running"
-    outcome = Outcome(name, experiment.paper, "done", overrides)
+    outcome = Outcome(name, experiment.paper, "done", overrides, list(presets))
     progress, tasks = runner.progress_callback(bar, name)
     start = time.perf_counter()
     try:
-        config = make_config(experiment.config_type, overrides)
+        config = experiment.resolve(presets, overrides).config
         if resume and (target / "report.md").is_file() and _same_config(target, experiment, config):
             outcome.status, outcome.wall_s = "kept", float((earlier or {}).get("wall_s", 0.0))
-            outcome.claims, outcome.figures = report.read_claims(target), _figures(target)
+            outcome.claims, outcome.figures = output.read_claims(target), _figures(target)
             return outcome
         shutil.rmtree(target, ignore_errors=True)  # from an earlier attempt with other settings
-        if runner.takes_context(experiment):
+        if experiment.run_folder:
             again = resume and _same_config(work, experiment, config)
             if not again:
                 shutil.rmtree(work, ignore_errors=True)
             results = runner.run_in_folder(experiment, config, progress, work, resume=again)
-            runner.write_into(results, config, work, name)
+            output.write_results(results, config, work, name)
             work.rename(target)
         else:
             results = experiment.run(config, progress)
-            report.write_results(results, config, target, name)
+            output.write_results(results, config, target, name)
         outcome.claims, outcome.figures = list(results.claims), _figures(target)
         (out_dir / f"{name}.traceback.txt").unlink(missing_ok=True)
     except Exception as error:  # noqa: BLE001 -- one failing experiment must not stop the others (an interrupt,
@@ -147,27 +119,20 @@ def run_one(experiment: Experiment, overrides: dict[str, str], out_dir: Path, ba
 
 def record(out_dir: Path, meta: dict, outcomes: list[Outcome]) -> None:
     """Write `OUT/reproduce.json` (atomically): the run's settings and every outcome so far."""
-    items = [{**dataclasses.asdict(o), "verdicts": _claims.count(o.claims)} for o in outcomes]
-    write_atomic(out_dir / "reproduce.json", json.dumps({**meta, "experiments": items}, indent=2,
-                                                         ensure_ascii=False) + "\n")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file, so `path` is never half-written."""
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        partial.write_text(text)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    items = [{**dataclasses.asdict(o), "verdicts": verdicts.count(o.claims)} for o in outcomes]
+    files.write_text(out_dir / "reproduce.json", json.dumps({**meta, "experiments": items}, indent=2,
+                                                             ensure_ascii=False) + "\n")
 
 
 def _same_config(work: Path, experiment: Experiment, config) -> bool:
     saved = work / "config.json"
     if not saved.is_file():
         return False
-    wanted = json.loads(json.dumps({"experiment": experiment.name, **dataclasses.asdict(config)}))
-    return json.loads(saved.read_text()) == wanted
+    wanted = json.loads(output.config_json(experiment.name, config))
+    try:
+        return json.loads(saved.read_text()) == wanted
+    except json.JSONDecodeError:
+        return False
 
 
 def _figures(folder: Path) -> list[str]:
@@ -188,7 +153,7 @@ def reproduce(paper: str, budget: str, out_dir: Path, *, seeds: int | None = Non
         ConfigError: an unknown paper or budget, or an `out_dir` that is not new (or, with `resume`, not a
             reproduce run of the same paper, budget and seeds).
     """
-    from mixmo import reproduce_report
+    from mixmo.app import reproduce_report
 
     selected = select(paper)
     if budget not in BUDGETS:
@@ -200,20 +165,24 @@ def reproduce(paper: str, budget: str, out_dir: Path, *, seeds: int | None = Non
         record(out_dir, {**meta, "wall_s": 0.0}, outcomes)  # from the start, so that --resume finds the run
     with runner.progress_bar(quiet) as bar:
         overall = bar.add_task(f"reproduce {paper} ({budget}): experiments", total=len(selected))
-        for experiment in selected:
+        for name in selected:
             try:
-                overrides = overrides_for(experiment, budget, seeds)
+                experiment = get(name)
+                presets, overrides = plan_for(experiment, budget, seeds)
+            except MissingExtra as error:
+                outcome = Outcome(name, CATALOG[name].paper, "skipped", {}, error=str(error))
             except ConfigError as error:
-                outcome = Outcome(experiment.name, experiment.paper, "failed", {}, error=str(error))
+                outcome = Outcome(name, CATALOG[name].paper if name in CATALOG else experiment.paper, "failed", {},
+                                  error=str(error))
             else:
-                outcome = run_one(experiment, overrides, out_dir, bar, resume=resume,
-                                  earlier=earlier.get(experiment.name))
+                outcome = run_one(experiment, presets, overrides, out_dir, bar, resume=resume,
+                                  earlier=earlier.get(name))
             outcomes.append(outcome)
             record(out_dir, {**meta, "wall_s": time.perf_counter() - start}, outcomes)
             bar.advance(overall)
             if not quiet:
-                counts = ", ".join(f"{n} {v}" for v, n in _claims.count(outcome.claims).items() if n)
-                bar.console.print(f"{experiment.name}: {outcome.status} in {outcome.wall_s:.0f} s"
+                counts = ", ".join(f"{n} {v}" for v, n in verdicts.count(outcome.claims).items() if n)
+                bar.console.print(f"{name}: {outcome.status} in {outcome.wall_s:.0f} s"
                                   + (f" — {outcome.error}" if outcome.error else f" ({counts or 'no claims'})"),
                                   highlight=False, markup=False)
     header = {**meta, **reproduce_report.machine(), "command": command, "wall_s": time.perf_counter() - start}

@@ -14,124 +14,58 @@ run one after another, each in checkpointed segments (`mixmo.rl.train_segments`)
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, replace
 
 import jax
 import numpy as np
 import pandas as pd
 
+from mixmo import config as config_tree
 from mixmo import envs, rl
-from mixmo.experiments import _claims, _common, _rl_common
-from mixmo.experiments._methods import DISPLAY
-from mixmo.experiments._registry import Claim, ConfigError, Results, register
-from mixmo.experiments._smax_gif import won_episode_gif
-from mixmo.experiments._rl_common import window_means
-from mixmo.experiments.aga_ssd import build, runs, tidy_run
+from mixmo.experiments import common, rl_common, verdicts
+from mixmo.experiments.aga.rl_methods import AgASettings, LineUp, build, runs
+from mixmo.experiments.aga.smax_gif import won_episode_gif
+from mixmo.experiments.aga.ssd import tidy_run
+from mixmo.experiments import markdown
+from mixmo.experiments.method_ids import DISPLAY
+from mixmo.experiments.registry import Claim, Results, register
+from mixmo.experiments.rl_common import RunSettings, window_means
 
 PAPER = {"aga_win_rate": 0.9264, "env_steps": 1e7, "lam": 100.0}
-METHOD_IDS = ("simul-ind", "simul-co", "svo", "sl", "cga", "aga", "aga-sign")
 STATS = ("won", "damage_dealt", "healing", "dead")
 
 
 @dataclass(frozen=True)
-class SMAXConfig:
+class SMAXConfig(LineUp):
     """Configuration of `aga-selfish-mmm2` (defaults: about 30 minutes on the project's shared 2-core CPU)."""
 
     seeds: int = 2
     """Independent runs per method, vmapped together (the paper does not say how many)."""
-    total_steps: int = 16_384
-    """Environment steps per seed per method (each step moves all 10 agents). The paper: 1e7."""
-    methods: tuple[str, ...] = ("simul-ind", "simul-co", "svo", "sl", "cga", "aga")
-    """Methods to compare (command-line ids; aga-sign is also accepted)."""
-    lam: float = 100.0
-    """AgA's |lambda| (the paper: 100)."""
-    aga_lams: tuple[float, ...] = (1.0,)
-    """Extra AgA runs at these |lambda|, for the paper's "larger lambda converges faster" (empty: none)."""
-    cga_lam: float = 1.0
-    """CGA's lambda (not given in the paper)."""
-    sga_lam: float = 1.0
-    """SGA's |lambda| (unused unless sga is requested through aga_ssd's table; kept for the shared builder)."""
-    svo_weight: float = 0.1
-    """SVO's penalty per radian per step (not given in the paper)."""
-    svo_angle: float = 45.0
-    """SVO's target angle theta* in degrees."""
-    sl_alpha: float = 1.0
-    """SL's alpha: agent i's reward is r_i + alpha * sum_j r_j (not given in the paper)."""
     max_steps: int = 180
     """Time limit in environment steps (SMAC's MMM2: 180)."""
     death_penalty: float = 1.0
     """beta, the weight of the death penalty (the paper: 1; the penalty is the agent's maximum health)."""
-    num_envs: int = 16
-    """Parallel environments per seed."""
-    num_steps: int = 64
-    """Rollout length per environment per update (whole sequences are the recurrent minibatches)."""
-    update_epochs: int = 2
-    """PPO epochs per update."""
-    num_minibatches: int = 2
-    """Minibatches per epoch (of whole environment sequences; num_envs must be divisible by it)."""
-    lr: float = 5e-4
-    """Policy Adam learning rate (the paper: 5e-4)."""
-    critic_lr: float = 5e-4
-    """Critic Adam learning rate (the paper: 5e-4)."""
-    ent_coef: float = 0.01
-    """Entropy bonus coefficient (the paper: 0.01)."""
-    gamma: float = 0.99
-    """Discount (the paper: 0.99)."""
-    gae_lambda: float = 0.95
-    """GAE lambda (not given in the paper; MAPPO's 0.95)."""
-    clip: float = 0.2
-    """PPO clip (the paper: 0.2)."""
-    value_clip: float = 10.0
-    """Value-function clip. Loose on purpose: rewards are raw health points (a Marine shot is 9, a death up to
-    -150), so PPO's usual 0.2 would let each critic move only 0.2 per update."""
-    max_grad_norm: float = 0.5
-    """Per-agent gradient-norm clip of the policy direction and the critic gradient."""
-    hidden: tuple[int, ...] = (64,)
-    """Width of each policy's input layer (before the GRU)."""
-    gru_hidden: int = 64
-    """Width of each policy's GRU state."""
-    critic_hidden: tuple[int, ...] = (64,)
-    """Critic MLP hidden widths."""
-    policy_head_scale: float = 1.0
-    """Initial weight scale of each policy's output layer (see docs/rl.md: 0.01 stalls CGA and AgA)."""
-    checkpoint_every: int = 4
-    """Updates per compiled segment: a checkpoint, a progress tick and the NaN check after each."""
-    window: float = 0.25
-    """Fraction of training at the end over which the final win rate averages episodes."""
+    aga: AgASettings = AgASettings(extra_lams=(1.0,))
+    """AgA; the extra lambda runs test the paper's "larger lambda converges faster"."""
+    ppo: rl.RecurrentConfig = rl.RecurrentConfig(total_steps=16_384, num_steps=64, num_minibatches=2, value_clip=10.0)
+    """The trainer (the paper, App. E.2: lr 5e-4, entropy 0.01, clip 0.2, gamma 0.99). Simul-Ind always trains
+    with local critics (IPPO); `critic` applies to the other methods. value_clip 10, not PPO's usual 0.2: rewards
+    are raw health points (a Marine shot is 9, a death up to -150)."""
+    run: RunSettings = RunSettings(checkpoint_every=4, window=0.25)
     gif_steps: int = 400
     """Steps rolled out with the trained AgA policies to find a won episode for the GIF (0: no GIF)."""
-    seed: int = 0
-    """PRNG seed; the same seed gives bit-identical results on the same machine."""
-    nan_at_update: int = 0
-    """Testing aid: make the policy loss NaN at this update (0: off), to exercise the NaN stop."""
 
     def validate(self):
-        _common.require(self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}.")
-        _common.require(self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}.")
-        _common.require(self.death_penalty >= 0, f"death_penalty must be >= 0, got {self.death_penalty}.")
-        _common.require(self.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {self.checkpoint_every}.")
-        _common.require(0 < self.window <= 1, f"window must be in (0, 1], got {self.window}.")
-        _common.require(self.gif_steps >= 0, f"gif_steps must be >= 0, got {self.gif_steps}.")
-        _common.require(bool(self.methods), "methods: give at least one, e.g. --set methods=simul-ind,aga.")
-        unknown = [m for m in self.methods if m not in METHOD_IDS]
-        _common.require(not unknown, f"unknown method {unknown[0] if unknown else ''!r}; known: "
-                        f"{', '.join(METHOD_IDS)}.")
-        _common.require(len(set(self.methods)) == len(self.methods), f"methods: {self.methods} lists a method twice.")
-        for lam in (self.lam, *self.aga_lams):
-            _common.require(math.isfinite(lam), f"AgA lambda must be finite, got {lam}.")
-        try:
-            for run_id, _ in runs(self):
-                recurrent_config(self, run_id).validate()
-                build(run_id, self)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
+        common.require(self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}.")
+        common.require(self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}.")
+        common.require(self.death_penalty >= 0, f"death_penalty must be >= 0, got {self.death_penalty}.")
+        common.require(self.gif_steps >= 0, f"gif_steps must be >= 0, got {self.gif_steps}.")
+        super().validate()
 
 
 def recurrent_config(config: SMAXConfig, run_id: str) -> rl.RecurrentConfig:
-    """The trainer's hyperparameters for one run: Simul-Ind is IPPO (local critics), the rest MAPPO-style."""
-    names = {f.name for f in fields(rl.RecurrentConfig)} & {f.name for f in fields(SMAXConfig)}
-    critic = "local" if run_id == "simul-ind" else "central"
-    return rl.RecurrentConfig(**{name: getattr(config, name) for name in names}, critic=critic)
+    """The trainer's hyperparameters for one run: Simul-Ind is IPPO (local critics), the rest as configured."""
+    return replace(config.ppo, critic="local") if run_id == "simul-ind" else config.ppo
 
 
 def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results:
@@ -145,7 +79,7 @@ def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results
         method, shaping = build(run_id, config)
         return rl.make_recurrent_train(recurrent_config(config, run_id), env, method, shaping)
 
-    states, histories, timings = _rl_common.train_runs(
+    states, histories, timings = rl_common.train_runs(
         [run_id for run_id, _ in all_runs], make_trainer, config, context, progress, label="selfish_mmm2",
         stats=STATS)
     final_states = {run_id: state.policy for run_id, state in states.items()}
@@ -156,7 +90,7 @@ def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results
     if run_dir is not None and config.gif_steps:
         shown = "aga" if "aga" in final_states else all_runs[-1][0]
         policy = jax.tree.map(lambda x: x[0], final_states[shown])
-        path, won = won_episode_gif(env, policy, jax.random.key(config.seed + 1), config.gif_steps,
+        path, won = won_episode_gif(env, policy, jax.random.key(config.run.seed + 1), config.gif_steps,
                                     run_dir / f"selfish_mmm2_{shown}.gif")
         gif_note = (f"![{path.name}]({path.name}) — trained {DISPLAY.get(shown, shown)} agents (first seed): "
                     + ("a won episode." if won else f"no episode was won in {config.gif_steps} steps, so this is the "
@@ -182,17 +116,17 @@ def _summary(curves: pd.DataFrame, all_runs, config: SMAXConfig, first: rl.Recur
     for run_id, lam in all_runs:
         data = curves[curves.run == run_id]
         row = {"method": run_id.partition("@")[0], "setting_lam": f"{lam:g}" if lam is not None else "-"}
-        win = window_means(data, "win_rate", config.window, first.num_updates)
-        _common.mean_and_ci(row, "win_rate", win)
+        win = window_means(data, "win_rate", config.run.window, first.num_updates)
+        common.mean_and_ci(row, "win_rate", win)
         row["win_rate_sd"] = float(np.nanstd(win, ddof=1)) if np.isfinite(win).sum() > 1 else float("nan")
         row["updates_to_first_win"] = _first_win(data)
-        returns = np.stack([window_means(data, f"return_{i}", config.window, first.num_updates)
+        returns = np.stack([window_means(data, f"return_{i}", config.run.window, first.num_updates)
                             for i in range(n_agents)], axis=-1)
-        _common.mean_and_ci(row, "social_welfare", returns.sum(axis=-1))
+        common.mean_and_ci(row, "social_welfare", returns.sum(axis=-1))
         for i in range(n_agents):
-            _common.mean_and_ci(row, f"return_{i}", returns[:, i])
+            common.mean_and_ci(row, f"return_{i}", returns[:, i])
         for name in ("damage_dealt", "healing", "dead"):
-            _common.mean_and_ci(row, name, window_means(data, name, config.window, first.num_updates))
+            common.mean_and_ci(row, name, window_means(data, name, config.run.window, first.num_updates))
         row["env_steps_per_seed"] = first.num_updates * first.batch_steps
         rows.append(row)
     return pd.DataFrame(rows)
@@ -208,15 +142,15 @@ def claims(config: SMAXConfig, summary: pd.DataFrame) -> list[Claim]:
     """§5.3 / Fig. 5 of Li et al. 2024: AgA's win rate on Selfish-MMM2 is 92.64%, the best of all methods."""
     source = "§5.3 / Fig. 5 (Selfish-MMM2)"
     steps = int(summary["env_steps_per_seed"].iloc[0]) if len(summary) else 0
-    budget = _claims.shortfall(("environment steps per seed", steps, PAPER["env_steps"]))
-    main = summary[summary.setting_lam.isin(["-", f"{config.lam:g}"])]
+    budget = verdicts.shortfall(("environment steps per seed", steps, PAPER["env_steps"]))
+    main = summary[summary.setting_lam.isin(["-", f"{config.aga.lam:g}"])]
     values = {DISPLAY.get(r["method"], r["method"]): (r["win_rate"], r["win_rate_ci95"])
               for r in main.to_dict("records")}
-    out = [_claims.best(source, "highest win rate", "AgA", values, "AgA", digits=3, budget=budget)]
+    out = [verdicts.best(source, "highest win rate", "AgA", values, "AgA", digits=3, budget=budget)]
     aga = main[main.method == "aga"]
     if not aga.empty:
         row = aga.iloc[0]
-        out.append(_claims.number(source, "AgA win rate", PAPER["aga_win_rate"], row.win_rate,
+        out.append(verdicts.number(source, "AgA win rate", PAPER["aga_win_rate"], row.win_rate,
                                   ours_ci=row.win_rate_ci95, rtol=0.05, digits=3, budget=budget,
                                   paper_text="92.64%"))
     return out
@@ -260,15 +194,15 @@ def _report(config: SMAXConfig, first: rl.RecurrentConfig, summary: pd.DataFrame
         "# AgA §5.3: Selfish-MMM2 (SMAX with Medivacs) — win rate against the heuristic AI", "",
         f"{config.seeds} seeds × {steps:,} environment steps per seed per method (the paper: 1e7, "
         f"{PAPER['env_steps'] / steps:,.0f}× more). Final numbers average the episodes that ended in the last "
-        f"{config.window:.0%} of training (sampled actions, as trained); ± is the 95% interval over seeds.", "",
+        f"{config.run.window:.0%} of training (sampled actions, as trained); ± is the 95% interval over seeds.", "",
         "| method | λ | win rate (ours) | win rate (paper) | social welfare | allies dead / episode | first win (update) |",
         "|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
-        paper = "92.64%" if row["method"] == "aga" and row["setting_lam"] == f"{config.lam:g}" else (
+        paper = "92.64%" if row["method"] == "aga" and row["setting_lam"] == f"{config.aga.lam:g}" else (
             "below AgA" if row["setting_lam"] == "-" else "–")
         lines.append(f"| {DISPLAY.get(row['method'], row['method'])} | {row['setting_lam']} | "
                      f"{_pct(row['win_rate'], row['win_rate_ci95'])} | {paper} | "
-                     f"{_common.fmt(row['social_welfare'], row['social_welfare_ci95'], 1)} | "
+                     f"{common.fmt(row['social_welfare'], row['social_welfare_ci95'], 1)} | "
                      f"{row['dead']:.2f} | {_first(row['updates_to_first_win'])} |")
     lines += ["", "## Against the paper", "",
               "- The paper reports AgA at 92.64% win rate on Selfish-MMM2 after 1e7 steps, ahead of SL and the other "
@@ -277,8 +211,8 @@ def _report(config: SMAXConfig, first: rl.RecurrentConfig, summary: pd.DataFrame
               "- The environment is SMAX (JaxMARL's JAX re-implementation of SMAC combat) with a Medivac added, "
               "not StarCraft II: unit figures, the heuristic AI, the map and the physics differ from SC2's MMM2, "
               "so even at equal budget the win rates need not match.",
-              f"- λ study: AgA at λ = {', '.join(f'{lam:g}' for lam in config.aga_lams) or '(none)'} beside λ = "
-              f"{config.lam:g}; the paper's remark is that larger λ converges faster (the first-win column and "
+              f"- λ study: AgA at λ = {', '.join(f'{lam:g}' for lam in config.aga.extra_lams) or '(none)'} beside λ = "
+              f"{config.aga.lam:g}; the paper's remark is that larger λ converges faster (the first-win column and "
               "the curves are the place to look).", "",
               "## Wall time", "", "| run | seconds (incl. compilation) | env steps/s (all seeds) |", "|---|---|---|"]
     for run_id, seconds in timings.items():
@@ -293,39 +227,34 @@ def _report(config: SMAXConfig, first: rl.RecurrentConfig, summary: pd.DataFrame
               "energy 200 starting at 50 and regenerating 0.5625/s; heals automatically the lowest-health-fraction "
               "damaged friendly unit in range; no air layer (it collides and can be shot by every unit). The enemy "
               "Medivac follows its most damaged teammate.",
-              f"- Networks: per-agent GRU policies (input layer {config.hidden[0]}, GRU {config.gru_hidden}) with "
-              f"action masks; critics are MLPs {list(config.critic_hidden)} with two outputs (V_i and a share of "
+              f"- Networks: per-agent GRU policies (input layer {config.ppo.hidden[0]}, GRU {config.ppo.gru_hidden}) with "
+              f"action masks; critics are MLPs {list(config.ppo.critic_hidden)} with two outputs (V_i and a share of "
               "V_c = Σ_i u_i): Simul-Ind sees its own observation (IPPO), the others SMAX's global state plus their "
               "own observation (MAPPO-style).",
-              f"- PPO: {config.num_envs} environments × {config.num_steps} steps per update, {config.update_epochs} "
-              f"epochs × {config.num_minibatches} minibatches of whole sequences, value clip {config.value_clip}, "
-              f"GAE λ {config.gae_lambda}, gradient-norm clip {config.max_grad_norm}; lr, clip, entropy, γ and the "
+              f"- PPO: {config.ppo.num_envs} environments × {config.ppo.num_steps} steps per update, {config.ppo.update_epochs} "
+              f"epochs × {config.ppo.num_minibatches} minibatches of whole sequences, value clip {config.ppo.value_clip}, "
+              f"GAE λ {config.ppo.gae_lambda}, gradient-norm clip {config.ppo.max_grad_norm}; lr, clip, entropy, γ and the "
               "value coefficient (1: each critic has its own optimiser) are the paper's.",
-              f"- CGA λ = {config.cga_lam}; SVO w = {config.svo_weight} per radian, θ* = {config.svo_angle}°; SL α = "
-              f"{config.sl_alpha}; time limit {config.max_steps} steps (SMAC's MMM2: 180).",
+              f"- CGA λ = {config.cga.lam}; SVO w = {config.svo.weight} per radian, θ* = {config.svo.angle}°; SL α = "
+              f"{config.sl.alpha}; time limit {config.max_steps} steps (SMAC's MMM2: 180).",
               "- Win rate is measured on the training episodes (stochastic policies), not in separate greedy "
               "evaluation episodes.", "",
-              "## Configuration", "", "```json", _json(config), "```"]
+              *markdown.config_block(config)]
     return "\n".join(lines) + "\n"
 
 
-def _json(config) -> str:
-    import json
 
-    return json.dumps(asdict(config), indent=2)
+# smoke: compilation dominates (an SMAX trainer compiles in tens of seconds; AgA's several times IPPO's) and
+# `mixmo reproduce all --budget smoke` is part of the test suite, so one method, tiny networks (SL: it also
+# exercises reward shaping in the recurrent trainer; tests/core/test_reproduce.py checks it)
+SMOKE = {"methods": ("sl",), "aga.extra_lams": (), "seeds": 2, "max_steps": 6, "run.checkpoint_every": 1,
+         "gif_steps": 8, "ppo.total_steps": 32, "ppo.num_envs": 2, "ppo.num_steps": 8, "ppo.num_minibatches": 2,
+         "ppo.update_epochs": 1, "ppo.hidden": (8,), "ppo.gru_hidden": 8, "ppo.critic_hidden": (8,)}
+PAPER_BUDGET = {"ppo.total_steps": 10_000_000, "seeds": 3, "run.checkpoint_every": 64, "aga.extra_lams": (1.0, 10.0)}
 
 
-@register("aga-selfish-mmm2", "AgA §5.3: Selfish-MMM2 (SMAX + Medivac), recurrent PPO, win rate of Simul-Ind/Co, "
-          "SVO, SL, CGA, AgA", SMAXConfig, budget="about 30 min", paper="aga",
-          # smoke: compilation dominates (an SMAX trainer compiles in tens of seconds; AgA's several times IPPO's)
-          # and `mixmo reproduce all --budget smoke` is part of the test suite, so one method, tiny networks
-          # (SL: it also exercises reward shaping in the recurrent trainer; tests/core/test_reproduce.py checks it)
-          budgets={"smoke": {"methods": "sl", "aga_lams": "", "seeds": "2", "total_steps": "32",
-                             "num_envs": "2", "num_steps": "8", "num_minibatches": "2", "update_epochs": "1",
-                             "hidden": "8", "gru_hidden": "8", "critic_hidden": "8", "checkpoint_every": "1",
-                             "max_steps": "6", "gif_steps": "8"},
-                   "paper": {"total_steps": "10000000", "seeds": "3", "checkpoint_every": "64",
-                             "aga_lams": "1,10"}})
+@register("aga-selfish-mmm2", SMAXConfig, presets={"smoke": SMOKE, "paper": PAPER_BUDGET},
+          steps_key="ppo.total_steps", run_folder=True)
 def run_selfish_mmm2(config: SMAXConfig, progress, context: rl.RunContext | None = None) -> Results:
     return _run(config, progress, context)
 

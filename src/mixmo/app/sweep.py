@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from mixmo.experiments import ConfigError, get, make_config
+from mixmo.app import files
+from mixmo.config import ConfigError
+from mixmo.experiments import get
 
 # Fault injection for testing the Ray executor's recovery: JSON {"crash_once": [i, ...], "fail": [i, ...],
 # "marker_dir": "..."} makes point i kill its worker process on the first attempt, or always raise.
@@ -68,7 +70,13 @@ def expand(name: str, base: dict[str, str], grid: list[dict[str, str]]) -> list[
     points = []
     for point in grid:
         overrides = {**base, **point}
-        make_config(experiment.config_type, overrides)
+        try:
+            experiment.make_config(overrides)
+        except ConfigError as error:
+            bad = next((k for k in point if f"--set {k}=" in str(error) or f"{k!r}" in str(error)), None)
+            if bad is None:
+                raise
+            raise ConfigError(str(error).replace("--set", "--grid", 1)) from None
         points.append(overrides)
     return points
 
@@ -79,7 +87,7 @@ def run_point(name: str, index: int, overrides: dict[str, str]) -> dict:
     import matplotlib.pyplot as plt
 
     experiment = get(name)
-    config = make_config(experiment.config_type, overrides)
+    config = experiment.make_config(overrides)
     results = experiment.run(config, lambda label, total: (lambda amount=1: None))
     for figure in results.figures.values():
         plt.close(figure)
@@ -156,23 +164,12 @@ def combine(outcomes: list[PointOutcome]) -> pd.DataFrame:
 
 def write_sweep(table: pd.DataFrame, outcomes: list[PointOutcome], meta: dict, out_dir: Path) -> Path:
     """Write `sweep.csv`, `summary.json`, `config.json` and `report.md` atomically into `out_dir`."""
-    import shutil
-
-    out_dir = Path(out_dir)
-    staging = out_dir.parent / f".{out_dir.name}.partial-{os.getpid()}"
-    try:
-        staging.mkdir(parents=True)
+    with files.staged_folder(out_dir) as staging:
         table.to_csv(staging / "sweep.csv", index=False)
         (staging / "summary.json").write_text(table.to_json(orient="records", indent=2) + "\n")
         (staging / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
         (staging / "report.md").write_text(_report(table, outcomes, meta))
-        if out_dir.exists():
-            out_dir.rmdir()
-        staging.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)
 
 
 def _report(table: pd.DataFrame, outcomes: list[PointOutcome], meta: dict) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mixmo import methods
-from mixmo.experiments._registry import ConfigError
+from mixmo.experiments.registry import ConfigError
 
 # Display names used in tables, keyed by the command-line ids that `summary.json` uses.
 DISPLAY = {

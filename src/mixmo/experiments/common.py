@@ -7,7 +7,7 @@ import time
 import jax
 import numpy as np
 
-from mixmo.experiments._registry import ConfigError
+from mixmo.experiments.registry import ConfigError
 from mixmo.metrics import mean_ci95
 
 

@@ -9,7 +9,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from mixmo import rl
-from mixmo.rl._gru import masked_logits
 
 
 def won_episode_gif(env, policy: rl.GRUPolicy, key: jax.Array, steps: int, path: Path, fps: int = 8):
@@ -30,7 +29,7 @@ def won_episode_gif(env, policy: rl.GRUPolicy, key: jax.Array, steps: int, path:
             k_act, k_step = jax.random.split(k)
             x = rl.batchify(obs, env.agents)[:, None]
             logits, hidden = jax.vmap(lambda p, xi, h: p.step(xi, h))(policy, x, hidden)
-            action = jax.random.categorical(k_act, masked_logits(logits[:, 0], env.avail_actions(state)))
+            action = jax.random.categorical(k_act, rl.masked_logits(logits[:, 0], env.avail_actions(state)))
             obs, after, _, dones, infos = env.step(k_step, state, rl.unbatchify(action, env.agents))
             hidden = jnp.where(dones["__all__"], 0.0, hidden)
             return (after, obs, hidden), (state, dones["__all__"], infos["won"][0] > 0)

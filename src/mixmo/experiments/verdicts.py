@@ -23,7 +23,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable
 
-from mixmo.experiments._registry import VERDICTS, Claim
+from mixmo.experiments.registry import VERDICTS, Claim
 
 MIN_BUDGET_FRACTION = 0.5
 """A claim measured with less than this fraction of the budget its number needs is "not comparable"."""

@@ -15,9 +15,10 @@ import optax
 import pandas as pd
 
 from mixmo import games, metrics
-from mixmo.experiments import _claims, _common
-from mixmo.experiments._methods import DISPLAY, parse_methods
-from mixmo.experiments._registry import Claim, Results, register
+from mixmo.experiments import verdicts, common
+from mixmo.experiments import markdown
+from mixmo.experiments.method_ids import DISPLAY, parse_methods
+from mixmo.experiments.registry import Claim, Results, register
 from mixmo.learn import learn
 
 PAPER_REDUCTION = 0.15  # "AgA reducing the number of steps by approximately 15% compared to AgA-Sign"
@@ -56,10 +57,10 @@ class ToyConfig:
     """Values of |lambda| at which the report also compares AgA with AgA-Sign (empty to skip)."""
 
     def validate(self):
-        _common.check_budget(self)
-        _common.require(self.box > 0 and self.radius > 0, "box and radius must be > 0.")
-        _common.require(len(self.start) == 2, f"start must be two numbers a1,a2, got {self.start}.")
-        _common.require(self.steps > 10, f"steps must be > 10 to judge settling, got {self.steps}.")
+        common.check_budget(self)
+        common.require(self.box > 0 and self.radius > 0, "box and radius must be > 0.")
+        common.require(len(self.start) == 2, f"start must be two numbers a1,a2, got {self.start}.")
+        common.require(self.steps > 10, f"steps must be > 10 to judge settling, got {self.steps}.")
         parse_methods(self.methods, self)
 
 
@@ -78,9 +79,7 @@ def settling_steps(path: np.ndarray, radius: float) -> np.ndarray:
     return last_outside + 1
 
 
-@register("aga-toy", "AgA Figure 2: toy-game trajectories on the collective landscape; AgA vs AgA-Sign steps",
-          ToyConfig, budget="about 10 s", paper="aga",
-          budgets={"smoke": {"seeds": "4", "steps": "20", "sensitivity": ""}})
+@register("aga-toy", ToyConfig, presets={"smoke": {"seeds": "4", "steps": "20", "sensitivity": ""}})
 def run(config: ToyConfig, progress) -> Results:
     base = games.toy()
     lo, hi = -config.box, config.box
@@ -102,11 +101,11 @@ def run(config: ToyConfig, progress) -> Results:
         finite = np.all(np.isfinite(path), axis=(1, 2))
         settle[method_id] = (steps_to_settle, settled)
         row = {"method": method_id}
-        _common.mean_and_ci(row, "mean_steps", steps_to_settle[settled])
+        common.mean_and_ci(row, "mean_steps", steps_to_settle[settled])
         row["settled_runs"], row["diverged_runs"] = int(settled.sum()), int((~finite).sum())
         for i in range(2):
-            _common.mean_and_ci(row, f"r_{i + 1}", final[finite, i])
-        _common.mean_and_ci(row, "social_welfare", metrics.social_welfare(final[finite]))
+            common.mean_and_ci(row, f"r_{i + 1}", final[finite, i])
+        common.mean_and_ci(row, "social_welfare", metrics.social_welfare(final[finite]))
         rows.append(row)
         per_run += [{"method": method_id, "run": r, "a1_start": float(path[r, 0, 0]), "a2_start": float(path[r, 0, 1]),
                      "a1_end": float(path[r, -1, 0]), "a2_end": float(path[r, -1, 1]),
@@ -135,27 +134,27 @@ def run(config: ToyConfig, progress) -> Results:
 def claims(config: ToyConfig, comparison, paths: dict) -> list[Claim]:
     """Li et al. 2024, §4.3 and Fig. 2: only Simul-Co and AgA head for the social optimum (2a), Simul-Co at player
     1's expense, and sign alignment saves about 15% of AgA-Sign's steps (2b)."""
-    budget = _claims.shortfall(("steps", config.steps, PAPER_TRAJECTORY_STEPS))
+    budget = verdicts.shortfall(("steps", config.steps, PAPER_TRAJECTORY_STEPS))
     rewards = {m: -np.asarray(games.toy().losses(tuple(jnp.asarray(v) for v in path[-1])), np.float64)
                for m, path in paths.items()}
     collective = {DISPLAY[m]: (float(r.sum()), 0.0) for m, r in rewards.items()}
     top_two = sorted(collective, key=lambda m: -collective[m][0] if np.isfinite(collective[m][0]) else np.inf)[:2]
     ours = ", ".join(f"{m} {collective[m][0]:.2f}" for m in top_two)
-    out = [_claims.finding("Fig. 2a", f"only Simul-Co and AgA move to the social optimum (collective reward at the end "
+    out = [verdicts.finding("Fig. 2a", f"only Simul-Co and AgA move to the social optimum (collective reward at the end "
                            f"of the trajectory from {tuple(config.start)})", "Simul-Co, AgA", ours,
                            set(top_two) == {"Simul-Co", "AgA"}, nearly="AgA" in top_two, budget=budget,
                            reason="the two highest collective rewards are not Simul-Co's and AgA's")]
     if {"aga", "simul-co"} <= set(rewards):
         r1_aga, r1_co = rewards["aga"][0], rewards["simul-co"][0]
-        out.append(_claims.finding("Fig. 2a", "Simul-Co ignores player 1: AgA ends with the higher r_1",
+        out.append(verdicts.finding("Fig. 2a", "Simul-Co ignores player 1: AgA ends with the higher r_1",
                                    "AgA's r_1 > Simul-Co's", f"AgA {r1_aga:.2f}, Simul-Co {r1_co:.2f}", r1_aga > r1_co,
                                    budget=budget, reason="Simul-Co's player 1 does at least as well"))
     if comparison is None or not comparison["runs"]:
         why = "AgA and AgA-Sign were not both run" if comparison is None else "no start where both settle"
-        out.append(_claims.not_comparable("§4.3, Fig. 2b", "steps saved by sign alignment (AgA vs AgA-Sign)",
+        out.append(verdicts.not_comparable("§4.3, Fig. 2b", "steps saved by sign alignment (AgA vs AgA-Sign)",
                                           "≈ 15%", "–", why))
     else:
-        out.append(_claims.number(
+        out.append(verdicts.number(
             "§4.3, Fig. 2b", "steps saved by sign alignment (AgA vs AgA-Sign)", PAPER_REDUCTION,
             comparison["reduction"], rtol=0.0, atol=0.05, close_atol=0.1, digits=2, paper_text="≈ 0.15", budget=budget,
             note=f"the paper: one 40-step trajectory; ours: the mean over the {comparison['runs']} starts where both "
@@ -186,11 +185,10 @@ def _compare(settle) -> dict:
 def _figure(config: ToyConfig, paths: dict):
     import matplotlib.pyplot as plt
 
-    from mixmo.games._toy import toy_losses
 
     grid = np.linspace(-3, 3, 241)
     a1, a2 = np.meshgrid(grid, grid)
-    reward = -np.asarray(jax.vmap(jax.vmap(lambda x, y: jnp.sum(toy_losses((x, y)))))(a1, a2))
+    reward = -np.asarray(jax.vmap(jax.vmap(lambda x, y: jnp.sum(games.toy_losses((x, y)))))(a1, a2))
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     shade = ax.contourf(a1, a2, np.clip(reward, -3, 4), levels=30, cmap="Oranges")
     fig.colorbar(shade, label="collective reward r1 + r2 (clipped to [-3, 4])")
@@ -214,10 +212,10 @@ def _report(config: ToyConfig, summary: pd.DataFrame, comparison, sweep, verdict
              "", "| method | steps to settle | settled runs | diverged runs | r_1 | r_2 | social welfare |",
              "|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
-        lines.append(f"| {DISPLAY[row['method']]} | {_common.fmt(row['mean_steps'], row['mean_steps_ci95'], 1)} | "
-                     f"{row['settled_runs']} | {row['diverged_runs']} | {_common.fmt(row['r_1'], row['r_1_ci95'])} | "
-                     f"{_common.fmt(row['r_2'], row['r_2_ci95'])} | "
-                     f"{_common.fmt(row['social_welfare'], row['social_welfare_ci95'])} |")
+        lines.append(f"| {DISPLAY[row['method']]} | {common.fmt(row['mean_steps'], row['mean_steps_ci95'], 1)} | "
+                     f"{row['settled_runs']} | {row['diverged_runs']} | {common.fmt(row['r_1'], row['r_1_ci95'])} | "
+                     f"{common.fmt(row['r_2'], row['r_2_ci95'])} | "
+                     f"{common.fmt(row['social_welfare'], row['social_welfare_ci95'])} |")
     lines += ["", "## Sign alignment: AgA vs AgA-Sign", "",
               f"Paper: with sign alignment AgA needs about {PAPER_REDUCTION:.0%} fewer steps than AgA-Sign "
               "(one trajectory, 40 steps)."]
@@ -248,5 +246,5 @@ def _report(config: ToyConfig, summary: pd.DataFrame, comparison, sweep, verdict
               "point instead of stopping; a gradient-norm or step-size test would never fire for it.",
               "- The toy game's collective reward is unbounded (the a1·a2² term), so some runs diverge; they are "
               "counted, not averaged.", "",
-              "## Configuration", "", "```json", json.dumps(dataclasses.asdict(config), indent=2), "```"]
+              *markdown.config_block(config)]
     return "\n".join(lines) + "\n"

@@ -1,8 +1,8 @@
 """Figures, report and claims of the D3C RL experiments (`d3c_rl`): our numbers beside D3C §3.4, §3.5, F.3, F.4.
 
 The paper's RL results are figures without tables; what its text states is quoted in `PAPER` and turned into
-measured findings (`mixmo.experiments._claims`). Its training length is not stated in the text, so the claims
-note our budget; the seed count (the paper: 10 training runs) is checked by `_claims.shortfall`.
+measured findings (`mixmo.experiments.verdicts`). Its training length is not stated in the text, so the claims
+note our budget; the seed count (the paper: 10 training runs) is checked by `verdicts.shortfall`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
-from mixmo.experiments import _claims, _common
-
+from mixmo.experiments import verdicts, common
 NAMES = {"selfish": "A2C (no mixing)", "d3c": "D3C", "cooperative": "Cooperation"}
 PAPER_RUNS = 10  # "Mean total return over ten training runs" (Figs. 8a, 9a)
 
@@ -76,7 +75,7 @@ def _row(summary: pd.DataFrame, method: str):
 
 
 def _sw(row) -> str:
-    return _common.fmt(row.social_welfare, row.social_welfare_ci95, 2)
+    return common.fmt(row.social_welfare, row.social_welfare_ci95, 2)
 
 
 def _ahead(a, b) -> tuple[bool, bool]:
@@ -87,9 +86,9 @@ def _ahead(a, b) -> tuple[bool, bool]:
 
 
 def claims(spec, config, summary: pd.DataFrame, curves: pd.DataFrame, n: int) -> list:
-    """The paper's RL findings, measured (rules: `mixmo.experiments._claims`)."""
+    """The paper's RL findings, measured (rules: `mixmo.experiments.verdicts`)."""
     steps = int(summary.env_steps_per_seed.iloc[0])
-    budget = _claims.shortfall(("runs", config.seeds, PAPER_RUNS))
+    budget = verdicts.shortfall(("runs", config.seeds, PAPER_RUNS))
     note = f"{steps:,} steps per seed; the paper's training length is not stated in its text"
     sel, d3c, co = (_row(summary, m) for m in ("selfish", "d3c", "cooperative"))
     out = []
@@ -97,46 +96,46 @@ def claims(spec, config, summary: pd.DataFrame, curves: pd.DataFrame, n: int) ->
               "harvest_patch": "Appx. F.4, Fig. 18"}[spec.env]
     if d3c is not None and sel is not None:
         holds, nearly = _ahead(d3c, sel)
-        out.append(_claims.finding(source, "D3C's total return above A2C's (no mixing)", "above",
+        out.append(verdicts.finding(source, "D3C's total return above A2C's (no mixing)", "above",
                                    f"D3C {_sw(d3c)}, A2C {_sw(sel)}", holds, nearly=nearly, budget=budget, note=note,
                                    reason="D3C is not above A2C beyond the 95% interval of the difference"))
     if d3c is not None and co is not None and spec.env in ("coins", "mini_cleanup"):
         ratio = d3c.social_welfare / co.social_welfare if co.social_welfare > 0 else math.nan
-        out.append(_claims.finding(source, "D3C approaches the cooperative return", "near optimal",
+        out.append(verdicts.finding(source, "D3C approaches the cooperative return", "near optimal",
                                    f"{ratio:.0%} of Cooperation's ({_sw(d3c)} vs {_sw(co)})", ratio >= 0.9,
                                    nearly=ratio >= 0.75, budget=budget, note=note,
                                    reason="D3C below 90% of Cooperation's return"))
     if spec.env == "mini_cleanup" and sel is not None and co is not None:
         ratio = sel.social_welfare / co.social_welfare if co.social_welfare > 0 else math.nan
-        out.append(_claims.finding(source, "A2C (no mixing) reaches maximal welfare", "maximal",
+        out.append(verdicts.finding(source, "A2C (no mixing) reaches maximal welfare", "maximal",
                                    f"{ratio:.0%} of Cooperation's", ratio >= 0.9, nearly=ratio >= 0.75,
                                    budget=budget, note=note, reason="A2C below 90% of Cooperation's return"))
     if spec.env == "coins" and d3c is not None and sel is not None:
-        out.append(_claims.finding(source + "d", "D3C picks a larger share of its own coins than A2C", "larger",
+        out.append(verdicts.finding(source + "d", "D3C picks a larger share of its own coins than A2C", "larger",
                                    f"D3C {d3c.own_coin_pct:.1f}%, A2C {sel.own_coin_pct:.1f}%",
                                    d3c.own_coin_pct > sel.own_coin_pct, budget=budget, note=note,
                                    reason="not larger"))
         corr = _attention_correlation(curves[curves.method == "d3c"])
-        out.append(_claims.finding(source + "b, Appx. H.2", "the two agents' relative reward attention is reciprocal",
+        out.append(verdicts.finding(source + "b, Appx. H.2", "the two agents' relative reward attention is reciprocal",
                                    "reciprocal", f"correlation of the agents' attention over training {corr:.2f}",
                                    corr > 0.5, nearly=corr > 0, budget=budget, note=note,
                                    reason="correlation below 0.5"))
     if spec.env == "cleanup" and d3c is not None and sel is not None:
-        out.append(_claims.finding(source, "D3C raises the lowest agent's return over A2C", "higher",
+        out.append(verdicts.finding(source, "D3C raises the lowest agent's return over A2C", "higher",
                                    f"D3C {d3c.lowest_return:.2f}, A2C {sel.lowest_return:.2f}",
                                    d3c.lowest_return > sel.lowest_return, budget=budget, note=note, reason="not higher"))
-        out.append(_claims.finding(source, "every D3C agent has a positive return", "all positive",
+        out.append(verdicts.finding(source, "every D3C agent has a positive return", "all positive",
                                    f"lowest agent {d3c.lowest_return:.2f}", d3c.lowest_return > 0, budget=budget,
                                    note=note, reason="some agent's return is not positive"))
     if spec.env == "cleanup" and co is not None:
         idle = _sacrificing_agents(co, n)
-        out.append(_claims.finding(source, "Cooperation: two of five agents sacrifice (division of labour)",
+        out.append(verdicts.finding(source, "Cooperation: two of five agents sacrifice (division of labour)",
                                    "3 eat, 2 clean", f"{idle} agents with under 10% of the best agent's return",
                                    idle == 2, budget=budget, note=note, reason="a different division"))
     values = {NAMES[m]: (r.social_welfare, r.social_welfare_ci95) for m in config.methods
               for r in [_row(summary, m)]}
     if co is not None and spec.env != "harvest_patch":
-        out.append(_claims.best(source, "Cooperation has the highest total return (the best possible baseline)",
+        out.append(verdicts.best(source, "Cooperation has the highest total return (the best possible baseline)",
                                 "Cooperation", values, "Cooperation", digits=2, budget=budget, note=note))
     return out
 
@@ -162,14 +161,14 @@ def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int) -> s
     cols += ["own_coin_pct"] if spec.env == "coins" else []
     lines = [f"# D3C {spec.title}: A2C with D3C reward mixing", "",
              f"{config.seeds} seeds per method, {steps:,} environment steps per seed (all {n} agents act every step). "
-             f"Per seed: the mean over the episodes that ended in the last {config.window:.0%} of training; then mean "
+             f"Per seed: the mean over the episodes that ended in the last {config.run.window:.0%} of training; then mean "
              "± 95% CI (1.96 sd/√seeds) over seeds. relative_attention: D3C's ln(A_ii / mean_{j≠i} A_ij), mean over "
              f"agents and the same updates (start: ln(0.99 (n−1)/0.01) = {math.log(0.99 * (n - 1) / 0.01):.2f}).", "",
              "| method | " + " | ".join(cols + ["relative_attention"]) + " |", "|---|" + "---|" * (len(cols) + 1)]
     for row in summary.to_dict("records"):
-        cells = [_common.fmt(row[c], row[f"{c}_ci95"], 2) if math.isfinite(row[c]) else "–" for c in cols]
+        cells = [common.fmt(row[c], row[f"{c}_ci95"], 2) if math.isfinite(row[c]) else "–" for c in cols]
         att = row.get("relative_attention", math.nan)
-        cells.append(_common.fmt(att, row["relative_attention_ci95"], 2) if isinstance(att, float) and
+        cells.append(common.fmt(att, row["relative_attention_ci95"], 2) if isinstance(att, float) and
                      math.isfinite(att) else "–")
         lines.append(f"| {NAMES[row['method']]} | " + " | ".join(cells) + " |")
     lines += ["", "## Beside the paper", ""] + [f"- Paper: {text}" for text in PAPER[spec.env]]
@@ -179,13 +178,13 @@ def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int) -> s
     lines += [f"- Budget: {steps:,} environment steps per seed and {config.seeds} seeds; the paper averages "
               f"{PAPER_RUNS} training runs and does not state its training length in the text (its figures count "
               "epochs), so we cannot give the fraction; these runs show the early phase of learning. D3C's matrix moves only when trials complete (every "
-              f"{config.d3c_tau_min}–{config.d3c_tau_max} rounds of finished episodes, each step η_A ρ̃ = "
-              f"{config.d3c_lr} × ≈{config.d3c_eps:g} in logit space), so at this budget its rows have made few "
+              f"{config.d3c.tau_min}–{config.d3c.tau_max} rounds of finished episodes, each step η_A ρ̃ = "
+              f"{config.d3c.lr} × ≈{config.d3c.eps:g} in logit space), so at this budget its rows have made few "
               "steps. With ε this large each step runs mostly along the trial's random direction unless the return "
               "changes per trial are comparable to ε; and for n > 2 a random walk of the logits alone lowers "
               "ln(A_ii / mean_{j≠i} A_ij) on average (Jensen: log mean_j exp(l_j) grows with the spread of the l_j), "
               "so a falling attention is not by itself evidence of learnt other-regard. "
-              "`--set total_steps=... --set seeds=10` runs longer.", "",
+              "`--steps ... --seeds 10` runs longer.", "",
               "## Wall time", "", "| method | seconds | env steps/s (all seeds) |", "|---|---|---|"]
     for method, secs in seconds.items():
         lines.append(f"| {NAMES[method]} | {secs:.0f} | {config.seeds * steps / max(secs, 1e-9):,.0f} |")
@@ -197,7 +196,7 @@ def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int) -> s
               "the targets are n-step bootstrapped returns (λ = 1); raw advantages; RMSProp with ε inside the "
               "square root (TF1's, as IMPALA); no gradient clipping.",
               f"- Networks (not described in the paper): per-agent ReLU MLPs on the flattened observation, policy "
-              f"hidden {list(config.hidden)}, critic hidden {list(config.critic_hidden)}, separate policy and critic.",
+              f"hidden {list(config.a2c.hidden)}, critic hidden {list(config.a2c.critic_hidden)}, separate policy and critic.",
               "- D3C's learner output g (Algorithm 3: the return of the episode it learnt on) is each agent's mean "
               "MIXED episode return over the episodes that ended in the update; the mixer steps only in updates where "
               "episodes ended (with fixed-length episodes started together, every environment ends its episode in "
@@ -206,5 +205,5 @@ def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int) -> s
               "- Cooperation is A2C on Ã_ij = 1/n: every agent learns from the mean reward (the paper's 'agents "
               "trained to maximize total return', up to the factor n).",
               "- Episode time limits are treated as terminal (no bootstrapping past them).",
-              "", "## Configuration", "", "```json", json.dumps(asdict(config), indent=2), "```"]
+              "", *markdown.config_block(config)]
     return "\n".join(lines) + "\n"

@@ -8,10 +8,11 @@ import platform
 from datetime import datetime
 from pathlib import Path
 
-from mixmo import _html
-from mixmo.experiments import _claims
-from mixmo.experiments._registry import EXPERIMENTS, VERDICTS
-from mixmo.reproduce import BUDGETS, PAPERS, Outcome, write_atomic  # (reproduce imports this module lazily)
+from mixmo.app import files, html
+from mixmo.app.papers import BUDGETS, PAPERS, Outcome
+from mixmo.experiments import verdicts
+from mixmo.experiments.catalog import CATALOG
+from mixmo.experiments.registry import EXPERIMENTS, VERDICTS
 
 COLOURS = {"reproduced": "tab:green", "close": "gold", "differs": "tab:red", "not comparable": "lightgrey"}
 
@@ -41,24 +42,23 @@ def write(out_dir: Path, outcomes: list[Outcome], header: dict) -> Path:
     import matplotlib.pyplot as plt
 
     figure = verdict_figure(outcomes)
-    partial = out_dir / f".verdicts.partial-{os.getpid()}.png"
     try:
-        figure.savefig(partial, dpi=110)
-        os.replace(partial, out_dir / "verdicts.png")
+        with files.atomic_file(out_dir / "verdicts.png") as partial:
+            figure.savefig(partial, dpi=110)
     finally:
         plt.close(figure)
-        partial.unlink(missing_ok=True)
     text = markdown(outcomes, header)
-    write_atomic(out_dir / "report.md", text)
-    write_atomic(out_dir / "report.html", _html.page(text, title=_title(header["paper"])))
+    files.write_text(out_dir / "report.md", text)
+    files.write_text(out_dir / "report.html", html.page(text, title=_title(header["paper"])))
     return out_dir / "report.md"
 
 
 def markdown(outcomes: list[Outcome], header: dict) -> str:
     """The combined report: header, verdict counts, an overview table, then per paper a section per experiment
     with its claims table, a link to its own report and its figures."""
-    counts = _claims.count(c for o in outcomes for c in o.claims)
+    counts = verdicts.count(c for o in outcomes for c in o.claims)
     failed = [o for o in outcomes if o.status == "failed"]
+    skipped = [o for o in outcomes if o.status == "skipped"]
     lines = [f"# {_title(header['paper'])}", "",
              f"- budget: **{header['budget']}** — {' '.join(BUDGETS[header['budget']].split())}"
              + (f"; seeds: {header['seeds']} in every experiment with that setting" if header.get("seeds") else ""),
@@ -67,19 +67,21 @@ def markdown(outcomes: list[Outcome], header: dict) -> str:
              f"- total wall time: {_duration(header['wall_s'])}"
              + (f" ({kept} experiments kept from an earlier run)" if (kept := sum(o.status == "kept" for o in outcomes))
                 else ""), "",
-             "Verdicts (rules: `mixmo/experiments/_claims.py`): **reproduced** — within the paper's 95% interval "
+             "Verdicts (rules: `mixmo/experiments/verdicts.py`): **reproduced** — within the paper's 95% interval "
              "or the stated tolerance; **close** — within a looser one (or a statistical tie in a ranking); "
              "**differs** — outside it; **not comparable** — the budget is below half of what the claim needs, or the paper's "
              "setting cannot be matched (the reason says which).", "",
              "## Summary", "", "![verdicts per experiment](verdicts.png)", "", "| verdict | claims |", "|---|---|"]
     lines += [f"| {verdict} | {counts[verdict]} |" for verdict in VERDICTS]
     lines += [f"| **all claims** | **{sum(counts.values())}** |", "",
-              f"{len(outcomes)} experiments: {len(outcomes) - len(failed)} ran, {len(failed)} failed"
-              + (" (" + ", ".join(o.name for o in failed) + ")" if failed else "") + ".", "",
+              f"{len(outcomes)} experiments: {len(outcomes) - len(failed) - len(skipped)} ran, {len(failed)} failed"
+              + (" (" + ", ".join(o.name for o in failed) + ")" if failed else "")
+              + (f", {len(skipped)} skipped (" + ", ".join(o.name for o in skipped) + ": an optional extra is "
+                 "missing)" if skipped else "") + ".", "",
               "| paper | experiment | status | wall time | " + " | ".join(VERDICTS) + " |",
               "|---|---|---|---|" + "---|" * len(VERDICTS)]
     for o in outcomes:
-        row = _claims.count(o.claims)
+        row = verdicts.count(o.claims)
         lines.append(f"| {o.paper or '–'} | [{o.name}](#{o.name}) | {o.status} | {_duration(o.wall_s)} | "
                      + " | ".join(str(row[v]) for v in VERDICTS) + " |")
     for paper in dict.fromkeys(o.paper for o in outcomes):
@@ -90,11 +92,13 @@ def markdown(outcomes: list[Outcome], header: dict) -> str:
 
 
 def _section(outcome: Outcome) -> list[str]:
-    experiment = EXPERIMENTS.get(outcome.name)
-    settings = ", ".join(f"{k}={v}" for k, v in outcome.overrides.items())
+    experiment = EXPERIMENTS.get(outcome.name) or CATALOG.get(outcome.name)
+    settings = ", ".join([f"preset {p}" for p in outcome.presets] + [f"{k}={v}" for k, v in outcome.overrides.items()])
     lines = [f'<a id="{outcome.name}"></a>', "", f"### {outcome.name}", "",
              f"{experiment.description if experiment else ''}. Settings: "
              f"{f'`{settings}`' if settings else 'the defaults'}. Wall time {_duration(outcome.wall_s)}."]
+    if outcome.status == "skipped":
+        return lines + ["", f"**skipped**: {_cell(outcome.error)}"]
     if outcome.status == "failed":
         where = f" (traceback: [{outcome.traceback}]({outcome.traceback}))" if outcome.traceback else ""
         return lines + ["", f"**failed**: {_cell(outcome.error)}{where}."]
@@ -115,10 +119,10 @@ def verdict_figure(outcomes: list[Outcome]):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(outcomes) + 1.4))
-    labels = [o.name + (" (failed)" if o.status == "failed" else "") for o in outcomes]
+    labels = [o.name + (f" ({o.status})" if o.status in ("failed", "skipped") else "") for o in outcomes]
     left = [0] * len(outcomes)
     for verdict in VERDICTS:
-        widths = [_claims.count(o.claims)[verdict] for o in outcomes]
+        widths = [verdicts.count(o.claims)[verdict] for o in outcomes]
         ax.barh(labels, widths, left=left, color=COLOURS[verdict], label=verdict, edgecolor="white")
         left = [a + b for a, b in zip(left, widths)]
     ax.invert_yaxis()

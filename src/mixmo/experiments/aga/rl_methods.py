@@ -1,0 +1,110 @@
+"""The AgA paper's RL line-up (§5.2, §5.3): each method's settings, and the `GameMethod` / reward shaping of a
+run id. Shared by `aga-cleanup`, `aga-harvest` and `aga-selfish-mmm2`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from mixmo import methods, rl
+from mixmo.experiments import common
+
+METHOD_IDS = ("simul-ind", "simul-co", "svo", "sl", "cga", "sga", "aga", "aga-sign")
+
+
+@dataclass(frozen=True)
+class AgASettings:
+    """AgA (Li et al. 2024, Def. 4.2, Alg. 1) in the RL experiments."""
+
+    lam: float = 100.0
+    """|lambda| (the paper's headline runs: 100)."""
+    extra_lams: tuple[float, ...] = ()
+    """Extra AgA runs at these |lambda|, for the paper's sensitivity study (e.g. 0.1,1,1000)."""
+
+    def validate(self):
+        for lam in (self.lam, *self.extra_lams):
+            if not math.isfinite(lam):
+                raise ValueError(f"lambda must be finite, got {lam}.")
+
+
+@dataclass(frozen=True)
+class CGASettings:
+    """CGA (consensus optimisation, Mescheder et al. 2017)."""
+
+    lam: float = 1.0
+    """lambda (not given in the AgA paper)."""
+
+
+@dataclass(frozen=True)
+class SGASettings:
+    """SGA (Balduzzi et al. 2018), when `sga` is among the methods."""
+
+    lam: float = 1.0
+    """|lambda|."""
+
+
+@dataclass(frozen=True)
+class SVOSettings:
+    """SVO reward shaping (McKee et al. 2020)."""
+
+    weight: float = 0.1
+    """Penalty per radian per step (not given in the AgA paper)."""
+    angle: float = 45.0
+    """Target angle theta* in degrees."""
+
+
+@dataclass(frozen=True)
+class SLSettings:
+    """SL reward shaping (Apt & Schäfer 2014)."""
+
+    alpha: float = 1.0
+    """Agent i's reward is r_i + alpha * sum_j r_j (not given in the AgA paper)."""
+
+
+@dataclass(frozen=True)
+class LineUp:
+    """The methods an AgA RL experiment compares, and each one's settings (a base of its configuration)."""
+
+    methods: tuple[str, ...] = ("simul-ind", "simul-co", "svo", "sl", "cga", "aga")
+    """Methods to compare (command-line ids; sga and aga-sign are also accepted)."""
+    aga: AgASettings = AgASettings()
+    cga: CGASettings = CGASettings()
+    sga: SGASettings = SGASettings()
+    svo: SVOSettings = SVOSettings()
+    sl: SLSettings = SLSettings()
+
+    def validate(self):
+        check_method_ids(self.methods, METHOD_IDS)
+
+
+def check_method_ids(ids: tuple[str, ...], known: tuple[str, ...]) -> None:
+    """At least one method, each known, none twice; `ConfigError` otherwise."""
+    common.require(bool(ids), "methods: give at least one, e.g. --set methods=simul-ind,aga.")
+    unknown = [m for m in ids if m not in known]
+    common.require(not unknown, f"unknown method {unknown[0] if unknown else ''!r}; known: {', '.join(known)}.")
+    common.require(len(set(ids)) == len(ids), f"methods: {ids} lists a method twice.")
+
+
+def runs(config) -> list[tuple[str, float | None]]:
+    """`(run id, AgA lambda or None)` for each training run of a config with `methods` and `aga`: the methods,
+    then one `aga@LAMBDA` run per extra lambda."""
+    out = [(m, config.aga.lam if m.startswith("aga") else None) for m in config.methods]
+    out += [(f"aga@{lam:g}", lam) for lam in config.aga.extra_lams]
+    return out
+
+
+def build(run_id: str, config):
+    """`(GameMethod, RewardShaping or None)` of a run id, with the method settings of `config`."""
+    method_id, _, lam = run_id.partition("@")
+    lam = float(lam) if lam else config.aga.lam
+    table = {
+        "simul-ind": lambda: (methods.simul_ind(), None),
+        "simul-co": lambda: (methods.simul_co(), None),
+        "svo": lambda: (methods.simul_ind(), rl.svo(config.svo.weight, config.svo.angle)),
+        "sl": lambda: (methods.simul_ind(), rl.sl(config.sl.alpha)),
+        "cga": lambda: (methods.cga(config.cga.lam), None),
+        "sga": lambda: (methods.sga(config.sga.lam), None),
+        "aga": lambda: (methods.aga(lam), None),
+        "aga-sign": lambda: (methods.aga(lam, align=False), None),
+    }
+    return table[method_id]()
