@@ -2,13 +2,11 @@
 experiment's results folder, including the per-experiment checks that used to run each experiment on its own),
 plus the error paths, failures and --resume with tiny in-memory experiments."""
 
-import dataclasses
 import json
 import math
 import re
 from dataclasses import dataclass
 
-import jax
 import pandas as pd
 import pytest
 
@@ -19,31 +17,11 @@ from mixmo.experiments import EXPERIMENTS, VERDICTS, Experiment, Results, load_a
 PAPER_EXPERIMENTS = sorted(name for name, e in load_all().items() if e.paper in ("aga", "d3c"))
 
 
-def _read(name):
-    try:
-        return jax.config.read(name)
-    except AttributeError:  # flags with a context manager are read as attributes
-        return getattr(jax.config, name)
-
-
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
-    """`mixmo reproduce all --budget smoke`, once for the module (XLA optimisations off: same results, about
-    half the compile time, which dominates these tiny runs; a persistent compilation cache, so programs that
-    are the same for several runs, e.g. the fixed-matrix mixers, compile once)."""
+    """`mixmo reproduce all --budget smoke`, once for the module."""
     out = tmp_path_factory.mktemp("reproduce") / "smoke"
-    settings = {"jax_disable_most_optimizations": True,
-                "jax_compilation_cache_dir": str(tmp_path_factory.mktemp("jax_cache")),
-                "jax_persistent_cache_min_compile_time_secs": 0.5}
-    saved = {name: _read(name) for name in settings}
-    for name, value in settings.items():
-        jax.config.update(name, value)
-    try:
-        code = main(["reproduce", "all", "--budget", "smoke", "--out", str(out), "--quiet"])
-    finally:
-        for name, value in saved.items():
-            jax.config.update(name, value)
-    return code, out
+    return main(["reproduce", "all", "--budget", "smoke", "--out", str(out), "--quiet"]), out
 
 
 def _sections(report: str) -> dict[str, str]:
@@ -369,3 +347,23 @@ def test_help_explains_budgets_with_an_example(capsys):
     text = " ".join(capsys.readouterr().out.split())
     for fragment in ("smoke", "default", "paper", "example: mixmo reproduce", "not comparable", "--resume"):
         assert fragment in text
+
+
+def test_an_experiment_whose_extra_is_missing_is_skipped_not_failed(tiny_registry, capsys, tmp_path, monkeypatch):
+    import importlib.util
+
+    from mixmo.experiments import CATALOG, catalog
+
+    tiny_registry("tiny-a-ok", {})
+    monkeypatch.setitem(CATALOG, "tiny-needs", catalog.Entry("tiny-needs", "d3c", "mixmo.nowhere", "needs an extra",
+                                                             needs="no_such_extra_package"))
+    assert importlib.util.find_spec("no_such_extra_package") is None
+    code, out, err = reproduce(capsys, "d3c", "--budget", "smoke", "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    assert "1 skipped" in out and 'skipped tiny-needs — tiny-needs needs the no_such_extra_package extra: pip ' \
+        'install "mixmo[no_such_extra_package]"' in err
+    record = json.loads((tmp_path / "r" / "reproduce.json").read_text())
+    assert [(e["name"], e["status"]) for e in record["experiments"]] == [("tiny-a-ok", "done"), ("tiny-needs",
+                                                                                               "skipped")]
+    report = (tmp_path / "r" / "report.md").read_text()
+    assert "**skipped**: tiny-needs needs the no_such_extra_package extra" in report and "1 skipped" in report

@@ -1,12 +1,8 @@
 """Shared fixtures for the environment tests.
 
-Every test here runs with JAX's strict dtype promotion and rank promotion, so an
-environment that silently mixes dtypes or broadcasts ranks fails its tests.
-
-XLA compilation dominates this suite's time (each environment's step is compiled a few
-times: plain, vmapped over keys, vmapped over states), so the tests compile with XLA's
-optimisations off (``jax_disable_most_optimizations``): about half the compile time, the
-same results. The flag is restored after every test.
+Every test here also runs with JAX's strict dtype promotion (the root ``conftest.py`` makes
+ranks strict and compilation fast for the whole suite), so an environment that silently mixes
+dtypes fails its tests.
 """
 
 import jax
@@ -15,14 +11,9 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _strict_jax():
-    fast_compile = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", True)
-    try:
-        with jax.numpy_rank_promotion("raise"), jax.numpy_dtype_promotion("strict"):
-            yield
-    finally:
-        jax.config.update("jax_disable_most_optimizations", fast_compile)
+def _strict_dtypes():
+    with jax.numpy_dtype_promotion("strict"):
+        yield
 
 
 def _act(env, *codes):

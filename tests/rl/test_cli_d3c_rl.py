@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from mixmo.app.cli import main
-from mixmo.experiments import get
 from mixmo.rl import _driver
 
 TINY = ["--set", "max_steps=16", "--set", "a2c.num_envs=2", "--set", "a2c.num_steps=8", "--set", "a2c.hidden=8",

@@ -46,7 +46,7 @@ def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
     assert (out_dir / "training_curves.png").stat().st_size > 10_000
     assert (out_dir / "cleanup_aga.gif").read_bytes()[:6] == b"GIF89a"
     report = (out_dir / "report.md").read_text()
-    assert "105.15" in report and "Choices the paper leaves open" in report
+    assert "105.15" in report and "Set-up, beside the paper" in report and "App. E.1" in report
     meta = json.loads((out_dir / "checkpoints" / "aga" / "meta.json").read_text())
     assert meta["updates"] == 2 and meta["num_updates"] == 2
     if HAVE_TENSORBOARD:
@@ -120,7 +120,7 @@ def test_logger_and_resume_errors_are_one_line(capsys, tmp_path, monkeypatch):
     code, _, err = run(capsys, "aga-cleanup", "--resume", str(tmp_path / "nowhere"))
     assert code == 2 and "no config.json" in err
     code, _, err = run(capsys, "aga-cleanup", "--resume", str(tmp_path), "--set", "lam=1")
-    assert code == 2 and "drop --set" in err
+    assert code == 2 and "drop --preset, --set" in err
     code, _, err = run(capsys, "aga-cleanup", "--set", "methods=simul-ind,nope", "--out", str(tmp_path / "m"))
     assert code == 2 and "nope" in err
 

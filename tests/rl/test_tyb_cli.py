@@ -62,11 +62,11 @@ def test_claims_verdicts_follow_the_measurements():
 
 
 @pytest.mark.parametrize("setting,message", [
-    ("episodes=3", "episodes must be even"),
+    ("reinforce.episodes=3", "reinforce.episodes must be even"),
     ("methods=selfish,altruist", "unknown method 'altruist'"),
-    ("lr_mix=0", "D3C lr must be a positive number"),
-    ("clip=1", "clip must be two numbers"),
-    ("tau_min=30", "tau_min <= tau_max"),
+    ("d3c.lr=0", "d3c: D3C lr must be a positive number"),
+    ("d3c.low=5", "d3c: D3C logit bounds need low < high"),
+    ("d3c.tau_min=30", "tau_min <= tau_max"),
 ])
 def test_bad_settings_give_one_line_and_exit_2(capsys, tmp_path, setting, message):
     code, _, err = run(capsys, "--set", setting, "--quiet", "--out", str(tmp_path / "x"))

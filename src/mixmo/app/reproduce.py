@@ -11,6 +11,7 @@ and the others still run. `OUT/reproduce.json` records the outcomes so far after
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 import shutil
 import time
@@ -30,8 +31,9 @@ def select(paper: str) -> list[str]:
     if paper not in CHOICES:
         raise ConfigError(f"unknown paper {paper!r}; choose one of: {', '.join(CHOICES)}.")
     registered = load_all()
-    papers = {**{name: entry.paper for name, entry in CATALOG.items() if entry.needs}, 
-              **{name: experiment.paper for name, experiment in registered.items()}}
+    missing = {name: entry.paper for name, entry in CATALOG.items()
+               if entry.needs and importlib.util.find_spec(entry.needs) is None}
+    papers = {**missing, **{name: experiment.paper for name, experiment in registered.items()}}
     return [name for part in CHOICES[paper] for name in sorted(papers) if papers[name] == part]
 
 

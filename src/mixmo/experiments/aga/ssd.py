@@ -18,7 +18,6 @@ import jax
 import numpy as np
 import pandas as pd
 
-from mixmo import config as config_tree
 from mixmo import envs, rl
 from mixmo.experiments import common, rl_common, verdicts
 from mixmo.experiments.aga.rl_methods import LineUp, build, runs

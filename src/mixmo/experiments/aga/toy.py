@@ -5,7 +5,6 @@ the steps AgA and AgA-Sign take to settle (Li et al. 2024, arXiv 2402.12416, §4
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 
 import jax

@@ -7,8 +7,6 @@ consensus (CGA) and SGA end in mutual defection (about -2).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
 
 import jax

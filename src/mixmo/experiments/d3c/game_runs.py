@@ -3,10 +3,8 @@ training, and the mean ± sd band plots of the paper's figures."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 import functools
-import json
 
 import jax
 import jax.numpy as jnp

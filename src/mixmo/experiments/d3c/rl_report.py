@@ -7,14 +7,12 @@ note our budget; the seed count (the paper: 10 training runs) is checked by `ver
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 
-from mixmo.experiments import verdicts, common
+from mixmo.experiments import common, markdown, verdicts
 NAMES = {"selfish": "A2C (no mixing)", "d3c": "D3C", "cooperative": "Cooperation"}
 PAPER_RUNS = 10  # "Mean total return over ten training runs" (Figs. 8a, 9a)
 
