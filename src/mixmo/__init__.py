@@ -10,8 +10,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("games", "methods", "metrics", "envs", "rl", "experiments", "config")
 _NAMES = {
-    "Game": "mixmo.game", "StructuredLosses": "mixmo.game", "StepInfo": "mixmo.learn", "Trajectory": "mixmo.learn",
-    "learn": "mixmo.learn", "loss_change_below": "mixmo.learn", "param_change_below": "mixmo.learn",
+    "Game": "mixmo.game", "StructuredLosses": "mixmo.game", "StepInfo": "mixmo.learning", "Trajectory": "mixmo.learning",
+    "learn": "mixmo.learning", "loss_change_below": "mixmo.learning", "param_change_below": "mixmo.learning",
     "GameMethod": "mixmo.methods",
 }
 __all__ = [*_SUBMODULES, *_NAMES]

@@ -9,7 +9,7 @@ import optax
 import pytest
 
 import mixmo
-from mixmo.learn import StepInfo, loss_change_below, param_change_below
+from mixmo.learning import StepInfo, loss_change_below, param_change_below
 
 
 def test_one_seed_equals_python_loop():

@@ -18,7 +18,7 @@ from mixmo.experiments import verdicts, common
 from mixmo.experiments import markdown
 from mixmo.experiments.method_ids import DISPLAY, parse_methods
 from mixmo.experiments.registry import Claim, Results, register
-from mixmo.learn import learn, loss_change_below
+from mixmo.learning import learn, loss_change_below
 
 # The paper's Table 1 (mean ± 95% CI over 50 runs).
 PAPER_TABLE1 = {

@@ -18,7 +18,7 @@ from mixmo.experiments import verdicts, common
 from mixmo.experiments import markdown
 from mixmo.experiments.method_ids import DISPLAY, parse_methods
 from mixmo.experiments.registry import Claim, Results, register
-from mixmo.learn import learn
+from mixmo.learning import learn
 
 PAPER_REDUCTION = 0.15  # "AgA reducing the number of steps by approximately 15% compared to AgA-Sign"
 PAPER_TRAJECTORY_STEPS = 40  # §4.3: the AgA and AgA-Sign trajectories of Fig. 2b span 40 steps

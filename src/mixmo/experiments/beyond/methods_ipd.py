@@ -19,7 +19,7 @@ from mixmo.experiments import verdicts, common
 from mixmo.experiments import markdown
 from mixmo.experiments.method_ids import DISPLAY, parse_methods
 from mixmo.experiments.registry import Claim, Results, register
-from mixmo.learn import learn
+from mixmo.learning import learn
 
 PAPER = {"simul-ind": -2.0, "lookahead": -2.0, "cga": -2.0, "sga": -2.0, "lola": -1.0, "sos": -1.0}
 COOPERATIVE = -1.2  # a run counts as cooperative if its average reward per step ends above this

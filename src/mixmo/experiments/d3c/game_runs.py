@@ -15,7 +15,7 @@ from mixmo import methods, metrics
 from mixmo.experiments import common
 from mixmo.experiments import markdown
 from mixmo.experiments.registry import ConfigError
-from mixmo.learn import learn
+from mixmo.learning import learn
 
 COLOURS = {"gd": "tab:blue", "d3c": "tab:red"}
 LABELS = {"gd": "gradient descent", "d3c": "D3C"}
