@@ -132,7 +132,7 @@ def markdown(config, summary: pd.DataFrame) -> str:
               "- D3C's loop (Algorithm 1) advances "
               + ("once per episode, g = that episode's mixed return (Algorithm 3 plays one episode and outputs its "
                  "return), rewards of each episode mixed with the trial matrix current at that episode; τ counts "
-                 "episodes." if config.reinforce.mix_per_episode else
+                 "episodes." if config.d3c.iteration == "episode" else
                  "once per update, g = the batch's mean mixed episode return; τ counts updates.")
               + " The update uses ρ̃_i ã_i as Algorithm 1 writes it (without the text's n/δ factor).",
               "- Cooperative baseline: A_ij = 1/2, every prey learns from the mean reward (D3C §3).",
