@@ -50,15 +50,16 @@ class TYBConfig:
     Algorithm 1 (iteration x g_scale) and the literal reading at η_A 30."""
     reinforce: rl.ReinforceConfig = rl.ReinforceConfig()
     """The prey's learner (Appx. G.1: REINFORCE, plain SGD lr 0.1, batches of 10 episodes, a linear TD baseline).
-    num_updates: the paper does not say how long; 2000 chosen to fit about 10 minutes."""
+    num_updates: the paper does not say how long; 2000 (the default run, 8 methods x 1000 runs: 39 minutes measured on
+    the project's shared 2-core CPU under load, 2026-11-28)."""
     d3c: rl.D3CRLConfig = rl.D3CRLConfig(lr=1.0, delta=1.0, kl=0.0, tau_min=10, tau_max=20, eps=0.0)
     """D3C's reward mixing (Table 1's Trust-Your-Brother row; iteration "update", g_scale "mean": the literal
     reading); the method d3c runs it, d3c@KEY=VALUE methods override it."""
     window: float = 0.1
     """Fraction of training at the end over which the summary averages (the last 10%)."""
     points: int = 10
-    """Points per run in metrics.csv (each the mean over its block of updates; 1000 runs x 3 methods x 10 points
-    is about 5 MB)."""
+    """Points per run in metrics.csv (each the mean over its block of updates; 1000 runs x 8 methods x 10 points
+    is about 19 MB)."""
     seed: int = 0
     """PRNG seed; every method sees the same seeds."""
 
