@@ -1,5 +1,8 @@
 """Reward mixing: budget balance, rows on the simplex, and D3C Algorithm 1 against a plain-Python loop."""
 
+import dataclasses
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,13 +16,13 @@ from mixmo.rl import _mixing as mixing
 CONFIG = mixing.D3CRLConfig(lr=0.5, delta=0.7, kl=0.05, tau_min=2, tau_max=4, eps=0.3)
 
 
-def run(config, returns, key=0):
-    """Mixer states after each of the given updates (the returns array is (T, n))."""
+def run(config, returns, key=0, episodes=1):
+    """Mixer states after each of the given iterations (the returns array is (T, n))."""
     n = returns.shape[1]
     state = mixing.d3c_init(jax.random.key(key), n, config)
 
     def step(s, g):
-        s = mixing.d3c_update(s, g, config)
+        s = mixing.d3c_update(s, g, config, episodes)
         return s, s
 
     return state, jax.lax.scan(step, state, jnp.asarray(returns, jnp.float32))[1]
@@ -54,33 +57,66 @@ def test_rows_and_trials_stay_on_the_simplex_and_inside_the_logit_bounds(n, seed
                                rtol=1e-5)
 
 
-def test_algorithm_1_matches_a_plain_loop():
-    """Replay Algorithm 1 in float64 with the module's own random draws (ã, τ at each trial start)."""
-    n, steps = 3, 30
+READINGS = [("update", "mean", 1), ("update", "mean", 3), ("update", "total", 3), ("episode", "mean", 1),
+            ("episodes-slope-per-update", "mean", 3), ("episodes-slope-per-update", "total", 3),
+            ("episodes-slope-per-update", "mean", 1)]
+
+
+@pytest.mark.parametrize("iteration, g_scale, episodes", READINGS)
+def test_algorithm_1_matches_a_plain_loop(iteration, g_scale, episodes):
+    """Replay Algorithm 1 in float64 with the module's own random draws (ã, τ at each trial start), under each
+    reading: g = the iteration's mean return or `episodes` times it; a trial lasts τ iterations, or ⌈τ/episodes⌉
+    under "episodes-slope-per-update", and ρ̃ divides by that length."""
+    config = dataclasses.replace(CONFIG, iteration=iteration, g_scale=g_scale, tau_min=2, tau_max=7)
+    n, steps = 3, 40
     returns = np.random.default_rng(1).normal(size=(steps, n)) * 5
-    first, states = run(CONFIG, returns)
+    first, states = run(config, returns, episodes=episodes)
     directions = np.concatenate([np.asarray(first.direction)[None], np.asarray(states.direction)], 0).astype(float)
     taus = np.concatenate([np.asarray(first.tau)[None], np.asarray(states.tau)], 0)
-    rows = np.asarray(mixing.initial_rows(n, CONFIG.init_self), float)
+    rows = np.asarray(mixing.initial_rows(n, config.init_self), float)
+    scale = episodes if g_scale == "total" else 1
     for i in range(n):
         a = rows[i].copy()
         g_mean, t_b, g_b, tau, direction, completed = 0.0, 0, 0.0, taus[0, i], directions[0, i], 0
         for t in range(1, steps + 1):
             dt = t - t_b
-            g_mean = (g_mean * (dt - 1) + returns[t - 1, i]) / dt
-            if dt == tau:
-                rho = max((g_b - g_mean) / tau + CONFIG.eps, 0.0)
-                grad = rho * direction - CONFIG.kl * np.eye(n)[i] / a
-                logits = np.clip(np.log(a) - CONFIG.lr * grad, CONFIG.low, CONFIG.high)
+            g_mean = (g_mean * (dt - 1) + scale * returns[t - 1, i]) / dt
+            length = math.ceil(tau / episodes) if iteration == "episodes-slope-per-update" else tau
+            if dt == length:
+                rho = max((g_b - g_mean) / length + config.eps, 0.0)
+                grad = rho * direction - config.kl * np.eye(n)[i] / a
+                logits = np.clip(np.log(a) - config.lr * grad, config.low, config.high)
                 a = np.exp(logits) / np.exp(logits).sum()
                 t_b, g_b, tau, direction = t, g_mean, taus[t, i], directions[t, i]
                 completed += 1
-                expected_trial = np.exp(np.log(a) + CONFIG.delta * direction)
+                expected_trial = np.exp(np.log(a) + config.delta * direction)
                 np.testing.assert_allclose(states.trial[t - 1, i], expected_trial / expected_trial.sum(), rtol=1e-4)
             np.testing.assert_allclose(states.rows[t - 1, i], a, rtol=1e-4, atol=1e-6)
-        assert completed >= steps // CONFIG.tau_max  # the test exercised several trials
-    assert np.all((taus >= CONFIG.tau_min) & (taus <= CONFIG.tau_max))
+            np.testing.assert_allclose(states.mean_return[t - 1, i], g_mean, rtol=1e-4, atol=1e-4)
+        assert completed >= steps // config.tau_max  # the test exercised several trials
+    assert np.all((taus >= config.tau_min) & (taus <= config.tau_max))
     np.testing.assert_allclose(np.linalg.norm(directions, axis=-1), 1.0, rtol=1e-5)
+
+
+def test_the_default_reading_ignores_the_episode_count_bit_for_bit():
+    """iteration "update", g_scale "mean": `episodes` changes nothing, so the default is today's Algorithm 1."""
+    state = mixing.d3c_init(jax.random.key(2), 3, CONFIG)
+    for g in (jnp.array([1.0, -2.0, 0.5]), jnp.array([-3.0, 4.0, 2.0]), jnp.array([0.0, 1.0, -1.0])):
+        one, many = mixing.d3c_update(state, g, CONFIG), mixing.d3c_update(state, g, CONFIG, 10)
+        for x, y in zip(jax.tree.leaves(one), jax.tree.leaves(many)):
+            np.testing.assert_array_equal(x, y)
+        state = one
+
+
+def test_trial_draws_are_the_mixers_key_chain():
+    """`trial_draws` is Algorithm 2's sampler: replaying it from the state's key gives the next trial's ã and τ."""
+    config = dataclasses.replace(CONFIG, tau_min=1, tau_max=1)  # every trial completes at every iteration
+    state = mixing.d3c_init(jax.random.key(4), 3, config)
+    key, direction, tau = mixing.trial_draws(state.key, 3, config)
+    state = mixing.d3c_update(state, jnp.ones(3), config)
+    np.testing.assert_array_equal(state.direction, direction)
+    np.testing.assert_array_equal(state.tau, tau)
+    np.testing.assert_array_equal(state.key, key)
 
 
 def test_a_falling_return_pushes_the_row_away_from_the_trial_direction():
@@ -121,7 +157,9 @@ def test_relative_attention():
 
 @pytest.mark.parametrize("bad, match", [
     (dict(lr=0.0), "lr"), (dict(delta=-1.0), "delta"), (dict(kl=-1.0), "kl"), (dict(tau_min=3, tau_max=2), "tau"),
-    (dict(init_self=1.0), "init_self"), (dict(low=1.0, high=1.0), "low < high"), (dict(eps=float("nan")), "eps")])
+    (dict(init_self=1.0), "init_self"), (dict(low=1.0, high=1.0), "low < high"), (dict(eps=float("nan")), "eps"),
+    (dict(iteration="epoch"), "iteration must be one of 'update', 'episode', 'episodes-slope-per-update'"),
+    (dict(g_scale="sum"), "g_scale must be one of 'mean', 'total'")])
 def test_bad_d3c_settings_are_refused(bad, match):
     with pytest.raises(ValueError, match=match):
         mixing.d3c(mixing.D3CRLConfig(**bad))

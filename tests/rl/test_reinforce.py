@@ -1,6 +1,7 @@
 """REINFORCE trainer: the policy gradient and the TD step against plain-Python loops, reward mixing, determinism."""
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -9,6 +10,7 @@ import pytest
 
 from mixmo import envs, methods, rl
 from mixmo.experiments.d3c import tyb as d3c_tyb
+from mixmo.rl import _mixing
 
 T, N, B, O, A = 5, 2, 4, 2, 3
 
@@ -115,8 +117,8 @@ def test_cooperative_learners_see_the_mean_reward(env):
 
 
 def test_per_episode_d3c_advances_once_per_episode_balances_the_budget_and_stays_on_the_simplex(env):
-    d3c = rl.d3c(D3C_FAST)
-    tr = trainer(env, d3c, mix_per_episode=True)
+    d3c = rl.d3c(dataclasses.replace(D3C_FAST, iteration="episode"))
+    tr = trainer(env, d3c)
     state, learn = tr.init(jax.random.key(6)), jax.jit(tr.learn)
     for update in range(4):
         batch = hand_batch(10 + update)
@@ -125,7 +127,7 @@ def test_per_episode_d3c_advances_once_per_episode_balances_the_budget_and_stays
         for b in range(B):
             trials.append(d3c.matrix(mix))
             g = np.asarray(rl.mix_rewards(trials[-1], batch.reward[:, :, b].T)).sum(-1)
-            mix = d3c.update(mix, jnp.asarray(g))
+            mix = d3c.update(mix, jnp.asarray(g), 1)
         np.testing.assert_allclose(new.mix_state.rows, mix.rows, rtol=1e-5)
         np.testing.assert_allclose(metrics.trial, np.mean(trials, axis=0), rtol=1e-6)
         np.testing.assert_allclose(metrics.mixed_return.sum(), metrics.episode_return.sum(), atol=1e-5)
@@ -135,6 +137,82 @@ def test_per_episode_d3c_advances_once_per_episode_balances_the_budget_and_stays
         state = new
     assert int(state.mix_state.t) == 4 * B
     assert not np.allclose(state.mix_state.rows, tr.init(jax.random.key(6)).mix_state.rows)  # the weights moved
+
+
+REPLAY_D3C = rl.D3CRLConfig(lr=0.5, delta=1.0, kl=0.05, tau_min=2, tau_max=5, init_self=0.8, eps=0.3)
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def replay_algorithm_1(config, batches, first):
+    """D3C Algorithm 1 for both agents in plain Python (float64) under `config`'s reading, mixing each batch's
+    rewards itself. Algorithm 2's random draws come from the mixer's key chain (`trial_draws`): the initial trial
+    from `first` (the mixer's state after `init`), then one draw per iteration. Per update: (rows A after it,
+    mean over its episodes of the Ã each was mixed with, mean mixed episode return (n,)); and the iterations run."""
+    n = N
+    slope = config.iteration == "episodes-slope-per-update"
+    key = np.asarray(first.key)
+    rows = np.asarray(first.rows, np.float64)
+    direction, tau = np.asarray(first.direction, np.float64), np.asarray(first.tau).copy()
+    trial = _softmax(np.log(rows) + config.delta * direction)
+    t, t_b, mean, baseline, completed = 0, np.zeros(n, int), np.zeros(n), np.zeros(n), np.zeros(n, int)
+
+    def iterate(g, episodes):
+        nonlocal key, t, trial
+        t += 1
+        key, new_direction, new_tau = (np.asarray(x) for x in _mixing.trial_draws(jnp.asarray(key), n, config))
+        for i in range(n):
+            dt = t - t_b[i]
+            mean[i] = (mean[i] * (dt - 1) + g[i]) / dt
+            length = math.ceil(tau[i] / episodes) if slope else tau[i]
+            if dt == length:  # trial complete
+                rho = max((baseline[i] - mean[i]) / length + config.eps, 0.0)
+                grad = rho * direction[i] - config.kl * np.eye(n)[i] / rows[i]
+                rows[i] = _softmax(np.clip(np.log(rows[i]) - config.lr * grad, config.low, config.high))
+                direction[i], tau[i], t_b[i], baseline[i] = new_direction[i], new_tau[i], t, mean[i]
+                trial[i] = _softmax(np.log(rows[i]) + config.delta * direction[i])
+                completed[i] += 1
+
+    out = []
+    for batch in batches:
+        reward = np.asarray(batch.reward, np.float64)  # (T, n, B)
+        used, returns = [], []
+        for b in range(B):
+            used.append(trial.copy())
+            returns.append(np.einsum("ji,tj->i", trial, reward[:, :, b]))  # r̃_i = Σ_j Ã_ji r_j, summed over t
+            if config.iteration == "episode":
+                iterate(returns[-1], 1)
+        if config.iteration != "episode":
+            g = np.mean(returns, axis=0) * (B if config.g_scale == "total" else 1)
+            iterate(g, B)
+        out.append((rows.copy(), np.mean(used, axis=0), np.mean(returns, axis=0)))
+    return out, t, completed
+
+
+@pytest.mark.parametrize("iteration, g_scale", [
+    ("update", "mean"), ("update", "total"), ("episode", "mean"), ("episode", "total"),
+    ("episodes-slope-per-update", "mean"), ("episodes-slope-per-update", "total")])
+def test_each_d3c_reading_matches_a_plain_python_replay_of_algorithm_1(env, iteration, g_scale):
+    """The trainer under every reading of Algorithm 1 against a plain loop on a fixed sequence of reward batches:
+    the rows A after every update, the trial matrices the rewards were mixed with, the mixed returns, and how many
+    iterations ran (B episodes per update; τ 2..5: under "episodes-slope-per-update" trials of 1 or 2 updates)."""
+    config = dataclasses.replace(REPLAY_D3C, iteration=iteration, g_scale=g_scale)
+    updates = 10
+    tr = trainer(env, rl.d3c(config))
+    state, learn = tr.init(jax.random.key(5)), jax.jit(tr.learn)
+    batches = [hand_batch(20 + u) for u in range(updates)]
+    expected, iterations, completed = replay_algorithm_1(config, batches, state.mix_state)
+    for batch, (rows, trial, mixed_return) in zip(batches, expected):
+        state, metrics = learn(state, batch)
+        np.testing.assert_allclose(metrics.trial, trial, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(metrics.mixed_return, mixed_return, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(metrics.mixing, rows, rtol=1e-4, atol=1e-6)
+    assert int(state.mix_state.t) == iterations == updates * (B if iteration == "episode" else 1)
+    assert completed.min() >= 2  # several trials completed for each agent: the test is not vacuous
+    assert not np.allclose(expected[-1][0], np.asarray(_mixing.initial_rows(N, config.init_self)))
 
 
 def test_runs_are_deterministic_chunks_chain_and_selfish_mixing_is_bit_identical_to_none(env):

@@ -1,11 +1,18 @@
 """Reward mixing inside the trainer (D3C Algorithms 1 and 3): what the learners see, budget balance, the mixer's g."""
 
+import dataclasses
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from mixmo import config as config_tree
 from mixmo import envs, rl
+from mixmo.config import ConfigError
+from mixmo.experiments.d3c.rl import D3CRLExperimentConfig
 from mixmo.rl import _mixing
+from mixmo.rl._train_state import Mixing
 
 # 16-step episodes and 8-step unrolls: episodes end in every second update, so the mixer must skip the others
 CONFIG = rl.A2CConfig(total_steps=64, num_envs=2, num_steps=8, hidden=(8,), critic_hidden=(8,))
@@ -77,3 +84,31 @@ def test_d3c_rows_stay_on_the_simplex_and_follow_algorithm_1_with_the_mean_mixed
 def test_shaping_and_mixing_are_exclusive(env):
     with pytest.raises(ValueError, match="not both"):
         rl.make_train(CONFIG, env, shaping=rl.sl(1.0), mixer=rl.d3c())
+
+
+@pytest.mark.parametrize("g_scale", ["mean", "total"])
+def test_the_mixer_step_passes_the_episode_count_so_g_can_be_the_batch_total(env, g_scale):
+    """D3CRLConfig.g_scale in the A2C/PPO trainer: g = the mean mixed episode return over the episodes that ended,
+    or their total (Algorithm 1 fed the sums); the mixer does not move when no episode ended."""
+    config = dataclasses.replace(FAST_D3C, g_scale=g_scale, tau_min=1, tau_max=1)
+    trainer = rl.make_train(CONFIG, env, mixer=rl.d3c(config))
+    plain = rl.d3c(dataclasses.replace(config, g_scale="mean"))
+    state = plain.init(jax.random.key(3), 3)
+    sums = jnp.array([6.0, -3.0, 1.5])
+    stepped = trainer._mixer_step(Mixing(state, jnp.zeros((3, 2))), jnp.float32(2.0), sums).state
+    expected = plain.update(state, sums if g_scale == "total" else sums / 2)
+    for a, b in zip(jax.tree.leaves(stepped), jax.tree.leaves(expected)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+    idle = trainer._mixer_step(Mixing(state, jnp.zeros((3, 2))), jnp.float32(0.0), jnp.zeros(3)).state
+    for a, b in zip(jax.tree.leaves(idle), jax.tree.leaves(state)):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("iteration", ["episode", "episodes-slope-per-update"])
+def test_readings_that_count_episodes_are_refused_by_the_a2c_trainer_and_its_experiments(env, iteration):
+    d3c = dataclasses.replace(FAST_D3C, iteration=iteration)
+    with pytest.raises(ValueError, match=f"make_train \\(A2C/PPO\\): D3C iteration '{iteration}' is not supported"):
+        rl.make_train(CONFIG, env, mixer=rl.d3c(d3c))
+    with pytest.raises(ConfigError, match=f"D3C iteration '{iteration}' is not supported here; use 'update'"):
+        config_tree.validate(D3CRLExperimentConfig(d3c=d3c))
+    config_tree.validate(D3CRLExperimentConfig(d3c=dataclasses.replace(FAST_D3C, g_scale="total")))

@@ -18,55 +18,82 @@ def run(capsys, *argv):
 
 def test_end_to_end(capsys, tmp_path):
     out_dir = tmp_path / "tyb"
-    code, out, err = run(capsys, "--seeds", "2", "--steps", "3", "--set", "methods=selfish,d3c", "--set", "points=2",
-                         "--quiet", "--out", str(out_dir))
+    variant = "d3c@iteration=episodes-slope-per-update@lr=2"
+    code, out, err = run(capsys, "--seeds", "2", "--steps", "3", "--set", f"methods=selfish,{variant}", "--set",
+                         "points=2", "--quiet", "--out", str(out_dir))
     assert code == 0, err
-    assert "D3C" in out
     summary = json.loads((out_dir / "summary.json").read_text())
-    assert [row["method"] for row in summary] == ["selfish", "d3c"]
+    assert [row["method"] for row in summary] == ["selfish", variant]
     for row in summary:
         for key in ["social_welfare", "equality", "return_0", "return_1", "escape_rate", "close_return", "far_return"]:
             assert isinstance(row[key], float) and f"{key}_ci95" in row
         assert row["social_welfare"] == pytest.approx(row["return_0"] + row["return_1"], abs=1e-9)
         assert -5.5 - 1e-6 <= row["social_welfare"] <= 0.0  # 2 prey, 5 steps, at most 1.1 lost per step each
+        assert row["social_welfare_median_low"] <= row["social_welfare_median"] <= row["social_welfare_median_high"]
     selfish, d3c = summary
-    assert selfish["relative_attention_0"] is None  # no mixing: not defined (null in JSON)
+    assert selfish["relative_attention_0"] is None and selfish["d3c_iteration"] is None  # no mixing (null in JSON)
+    assert (d3c["d3c_lr"], d3c["d3c_iteration"], d3c["d3c_g_scale"]) == (2.0, "episodes-slope-per-update", "mean")
     assert abs(d3c["relative_attention_0"]) <= 10.0 + 1e-3  # logits clipped to [-5, 5]
     curves = pd.read_csv(out_dir / "metrics.csv")
     assert {"method", "seed", "update", "episodes", "return_0", "return_1", "social_welfare", "escape_rate",
             "relative_attention_0", "weight_to_other_1"} <= set(curves.columns)
     assert len(curves) == 2 * 2 * 2  # methods x seeds x points
-    weights = curves[curves.method == "d3c"][["weight_to_other_0", "weight_to_other_1"]].to_numpy()
+    weights = curves[curves.method == variant][["weight_to_other_0", "weight_to_other_1"]].to_numpy()
     assert np.all((weights > 0) & (weights < 1))
     for name in ("tyb_training.png", "tyb_mixing_path.png"):
         assert (out_dir / name).stat().st_size > 10_000
     report = (out_dir / "report.md").read_text()
     assert "Figure 7" in report and "Choices the paper leaves open" in report and "maximal total return" in report
+    assert "| D3C η_A 2, τ in episodes, slope per update, g = batch mean | approaches −1.0 |" in report
+    assert "median (95% CI) | mean ± 95% CI" in report and "Which reading reproduces what" in report
 
 
-def summary_with(d3c_total, attention, weight):
+def summary_with(d3c_total, attention, weight, selfish_total=-5.0, variant_median=-3.0):
     row = {"social_welfare_ci95": 0.01, "relative_attention_0": attention, "relative_attention_1": attention,
            "weight_to_other_0": weight, "weight_to_other_1": weight}
-    return pd.DataFrame([{**row, "method": "selfish", "social_welfare": -5.0, "social_welfare_median": -5.0},
-                         {**row, "method": "d3c", "social_welfare": d3c_total, "social_welfare_median": d3c_total}])
+    return pd.DataFrame([
+        {**row, "method": "selfish", "social_welfare": selfish_total, "social_welfare_median": selfish_total},
+        {**row, "method": "d3c", "social_welfare": d3c_total, "social_welfare_median": d3c_total},
+        {**row, "method": "d3c@iteration=episode", "social_welfare": -4.0, "social_welfare_median": variant_median}])
 
 
 def test_claims_verdicts_follow_the_measurements():
     config = d3c_tyb.TYBConfig()
-    good = {c.quantity: c.verdict for c in d3c_tyb.claims(config, summary_with(-1.1, -0.5, 0.6))}
-    assert set(good.values()) == {"reproduced"} and len(good) == 4
-    bad = {c.quantity: c.verdict for c in d3c_tyb.claims(config, summary_with(-5.2, 4.5, 0.012))}
+    good = {c.quantity: c.verdict for c in d3c_tyb.claims(config, summary_with(-1.1, -0.5, 0.6, variant_median=-1.2))}
+    assert set(good.values()) == {"reproduced"} and len(good) == 6  # 2 medians, policy gradient, 3 for "d3c"
+    bad = {c.quantity: c.verdict for c in d3c_tyb.claims(config, summary_with(-5.2, 4.5, 0.012, -1.5, -4.5))}
     assert set(bad.values()) == {"differs"}
+    mixed = {c.quantity: c.verdict for c in d3c_tyb.claims(config, summary_with(-1.1, -0.5, 0.6))}
+    episode = "D3C η_A 1, one iteration per episode (τ in episodes), g = one episode's return: total return per " \
+              "episode, median over runs (last 10%)"
+    assert mixed[episode] == "differs" and list(mixed.values()).count("reproduced") == 5
     few = d3c_tyb.claims(d3c_tyb.TYBConfig(seeds=20), summary_with(-1.1, -0.5, 0.6))
     assert {c.verdict for c in few} == {"not comparable"}
 
 
+def test_method_ids_give_the_d3c_settings_of_each_reading():
+    base = d3c_tyb.TYBConfig().d3c
+    assert d3c_tyb.d3c_config("selfish", base) is None and d3c_tyb.d3c_config("d3c", base) == base
+    slope = d3c_tyb.d3c_config("d3c@iteration=episodes-slope-per-update@g_scale=total@lr=20", base)
+    assert (slope.iteration, slope.g_scale, slope.lr, slope.tau_min) == ("episodes-slope-per-update", "total", 20.0, 10)
+    assert d3c_tyb.report.label("d3c@g_scale=total", base) == "D3C η_A 1, τ in updates, g = batch total"
+    assert set(d3c_tyb.TYBConfig().methods) >= {"selfish", "d3c", "d3c@iteration=episode", "cooperative",
+                                                "d3c@iteration=episodes-slope-per-update", "d3c@g_scale=total"}
+    assert d3c_tyb.median_ci95([3.0, 1.0, 2.0]) == (1.0, 3.0)
+
+
 @pytest.mark.parametrize("setting,message", [
-    ("reinforce.episodes=3", "reinforce.episodes must be even"),
+    ("reinforce.episodes=3", "episodes must be even"),
     ("methods=selfish,altruist", "unknown method 'altruist'"),
-    ("d3c.lr=0", "d3c: D3C lr must be a positive number"),
+    ("d3c.lr=0", "D3C lr must be a positive number"),
     ("d3c.low=5", "d3c: D3C logit bounds need low < high"),
     ("d3c.tau_min=30", "tau_min <= tau_max"),
+    ("d3c.iteration=epoch", "D3C iteration must be one of 'update', 'episode', 'episodes-slope-per-update'"),
+    ("methods=d3c@g_scale=sum", "method 'd3c@g_scale=sum': D3C g_scale must be one of 'mean', 'total'"),
+    ("methods=d3c@lr", "'lr' is not KEY=VALUE"),
+    ("methods=d3c@clip=1", "'clip' is not a d3c setting"),
+    ("methods=d3c@lr=fast", "expected a number"),
+    ("reinforce.mix_per_episode=true", "unknown setting 'reinforce.mix_per_episode'"),
 ])
 def test_bad_settings_give_one_line_and_exit_2(capsys, tmp_path, setting, message):
     code, _, err = run(capsys, "--set", setting, "--quiet", "--out", str(tmp_path / "x"))

@@ -58,8 +58,8 @@ ENTRIES = (
           "D3C Appx. F.7: bilinear game on the simplex; how often local rho-minimisation ends in each local minimum",
           "about 15 s"),
     Entry("d3c-trust-your-brother", "d3c", _D3C + "tyb",
-          "D3C Fig. 7/16: Trust-Your-Brother, REINFORCE prey: no mixing vs D3C vs cooperative, 1000 runs",
-          "about 7 min"),
+          "D3C Fig. 7/16: Trust-Your-Brother, REINFORCE prey: no mixing vs D3C under each reading of Algorithm 1 "
+          "vs cooperative, 1000 runs", "about 40 min"),
     Entry("d3c-coins", "d3c", _D3C + "rl", _D3C_RL.format("§3.4 Coins (Fig. 8), 2 agents x 5 seeds"), "about 14 min"),
     Entry("d3c-cleanup", "d3c", _D3C + "rl", _D3C_RL.format("§3.5 Cleanup (Fig. 9), 5 agents x 3 seeds"),
           "about 12 min"),

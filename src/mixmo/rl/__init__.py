@@ -57,6 +57,9 @@ from mixmo.rl._mixing import COINS as D3C_COINS
 from mixmo.rl._mixing import TRUST_YOUR_BROTHER as D3C_TRUST_YOUR_BROTHER
 from mixmo.rl._mixing import D3CRLConfig as D3CRLConfig
 from mixmo.rl._mixing import D3CState as D3CState
+from mixmo.rl._mixing import ITERATIONS as D3C_ITERATIONS
+from mixmo.rl._mixing import G_SCALES as D3C_G_SCALES
+from mixmo.rl._mixing import check_iteration as check_d3c_iteration
 from mixmo.rl._mixing import RewardMixer as RewardMixer
 from mixmo.rl._mixing import cooperative as cooperative
 from mixmo.rl._mixing import d3c as d3c

@@ -4,10 +4,25 @@ Agents learn from mixed rewards r̃_i = Σ_j Ã_ji r_j (D3C Algorithm 3), where 
 agent j spreads its reward (its loss, in the paper's words) over everyone. Because every row sums to one the
 mixing is budget-balanced: Σ_i r̃_i = Σ_i r_i.
 
-A `RewardMixer` is what a trainer needs: `init(key, n)`, `matrix(state)` (the Ã to mix this update's rewards
-with) and `update(state, returns)` (after each learner update, with each agent's mean return of that update).
-`fixed(matrix)` gives the baselines (`selfish()`: Ã = I, `cooperative(n)`: Ã_ij = 1/n); `d3c(config)` learns the
-rows as D3C Algorithm 1 does. All functions are pure JAX and vmappable over seeds.
+A `RewardMixer` is what a trainer needs: `init(key, n)`, `matrix(state)` (the Ã to mix the rewards with) and
+`update(state, returns, episodes)` (after each Algorithm-1 iteration: each agent's mean mixed episode return over
+the `episodes` episodes of that iteration), and `iteration`, what one such iteration is (`D3CRLConfig.iteration`:
+a learner update, or one episode). `fixed(matrix)` gives the baselines (`selfish()`: Ã = I, `cooperative(n)`:
+Ã_ij = 1/n); `d3c(config)` learns the rows as D3C Algorithm 1 does. All functions are pure JAX and vmappable over
+seeds.
+
+Readings of Algorithm 1 for batched learners (`D3CRLConfig.iteration`, `D3CRLConfig.g_scale`). Algorithm 1's loop
+body runs once per call of the learner 𝕃_i, and Algorithm 3's 𝕃_i plays ONE episode and outputs its return g; the
+paper's learners update their policies on batches of episodes (Trust-Your-Brother: 10 per REINFORCE update), so
+"one iteration", what τ counts, what the finite-difference slope (G_b − G)/τ divides by and what g sums are
+choices the paper leaves open:
+
+- "update" (default): one iteration per learner update; τ counts updates; g = the update's mean (`g_scale`
+  "mean") or total ("total") mixed episode return over its batch.
+- "episode": one iteration per episode, in the batch's order; τ counts episodes; g = that episode's mixed return
+  (Algorithm 3 read literally; `g_scale` has no effect: a batch of one).
+- "episodes-slope-per-update": τ ~ Uniform{τ_min..τ_max} counts episodes, so a trial lasts ⌈τ / B⌉ updates of
+  B episodes each, while G, g and the slope are per update: ρ̃ = ReLU((G_b − G)/⌈τ / B⌉ + ε).
 """
 
 from __future__ import annotations
@@ -18,6 +33,12 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+
+ITERATIONS = ("update", "episode", "episodes-slope-per-update")
+"""The readings of what one iteration of D3C Algorithm 1 is (`D3CRLConfig.iteration`)."""
+G_SCALES = ("mean", "total")
+"""The readings of g over a batch of episodes (`D3CRLConfig.g_scale`)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +53,7 @@ class D3CRLConfig:
         init_self: A_ii at the start; the rest (1 − A_ii)/(n − 1) each (the paper: 0.99).
         eps: ε in ρ̃_i = ReLU((G_b − G)/τ + ε).
         low, high: l and h, the clipping bounds of the updated logits.
+        iteration, g_scale: how Algorithm 1 meets a batched learner (see below and the module docstring).
     """
 
     lr: float = 1e-3
@@ -43,9 +65,25 @@ class D3CRLConfig:
     eps: float = 100.0
     low: float = -5.0
     high: float = 5.0
+    iteration: str = "update"
+    """What one iteration of D3C Algorithm 1's loop (one call of Algorithm 3's learner) is: "update" (one learner
+    update: τ counts updates, g = the update's batch of episodes summarised by g_scale), "episode" (one episode,
+    in the batch's order: τ counts episodes, g = that episode's mixed return; Algorithm 3 read literally) or
+    "episodes-slope-per-update" (τ counts episodes, so a trial lasts ⌈τ / episodes per update⌉ updates, while g,
+    G and the finite-difference slope (G_b − G)/τ of Algorithm 1's ρ̃ are per update, dividing by the trial's
+    length in updates). The A2C/PPO trainer supports "update" only."""
+    g_scale: str = "mean"
+    """g, Algorithm 3's output "return over episode", for an iteration that spans a batch of episodes: "mean" (the
+    mean mixed episode return over the batch) or "total" (their sum, B times the mean). With ε = 0 "total" scales
+    ρ̃ by B, as η_A × B would; no effect under iteration "episode" (a batch of one)."""
 
     def validate(self) -> None:
         """Raise `ValueError` naming the first bad value and a fix."""
+        if self.iteration not in ITERATIONS:
+            raise ValueError(f"D3C iteration must be one of {', '.join(map(repr, ITERATIONS))}, "
+                             f"got {self.iteration!r}.")
+        if self.g_scale not in G_SCALES:
+            raise ValueError(f"D3C g_scale must be one of {', '.join(map(repr, G_SCALES))}, got {self.g_scale!r}.")
         for name in ("lr", "delta"):
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
@@ -77,11 +115,12 @@ class D3CState(NamedTuple):
         rows: A, `(n, n)`, each row on the simplex.
         trial: Ã, `(n, n)`, the rows being tried (what rewards are mixed with).
         direction: ã, `(n, n)`, each trial's perturbation direction (unit rows).
-        tau: `(n,)` int32, each agent's trial length.
-        start: `(n,)` int32, t_b, the update at which each agent's trial began.
+        tau: `(n,)` int32, each agent's trial length τ (in iterations; in episodes under
+            "episodes-slope-per-update").
+        start: `(n,)` int32, t_b, the iteration at which each agent's trial began.
         baseline: `(n,)`, G_b, the mean return of each agent's previous trial.
         mean_return: `(n,)`, G, the running mean return of each agent's current trial.
-        t: int32, learner updates so far.
+        t: int32, Algorithm-1 iterations so far.
         key: raw PRNG key data (uint32), so the state is plain arrays for checkpoints.
     """
 
@@ -98,13 +137,26 @@ class D3CState(NamedTuple):
 
 class RewardMixer(NamedTuple):
     """How a trainer mixes rewards: `init(key, n) -> state`, `matrix(state) -> Ã (n, n)`,
-    `update(state, returns (n,)) -> state`. `rows(state)` is the learnt A (for relative reward attention)."""
+    `update(state, returns (n,), episodes=1) -> state` after each iteration, with each agent's mean mixed episode
+    return over the iteration's `episodes` episodes. `rows(state)` is the learnt A (for relative reward
+    attention). `iteration` says what one iteration is (`D3CRLConfig.iteration`): "episode" asks the trainer to
+    call `update` after every episode (with `episodes=1`), anything else after every learner update."""
 
     name: str
     init: Callable[[jax.Array, int], Any]
     matrix: Callable[[Any], jax.Array]
-    update: Callable[[Any, jax.Array], Any]
+    update: Callable[..., Any]
     rows: Callable[[Any], jax.Array]
+    iteration: str = "update"
+
+
+def check_iteration(iteration: str, supported: tuple[str, ...], where: str) -> None:
+    """Raise `ValueError` if a trainer (`where`) cannot run D3C under the reading `iteration`."""
+    if iteration not in supported:
+        raise ValueError(
+            f"{where}: D3C iteration {iteration!r} is not supported here; use {' or '.join(map(repr, supported))}. "
+            "One D3C iteration per episode, or trials counted in episodes, are defined for learners that update on "
+            "batches of whole episodes (make_reinforce, d3c-trust-your-brother).")
 
 
 def mix_rewards(matrix: jax.Array, rewards: jax.Array) -> jax.Array:
@@ -131,18 +183,25 @@ def _sphere(key: jax.Array, shape: tuple[int, int]) -> jax.Array:
     return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 
 
+def trial_draws(key: jax.Array, n: int, config: D3CRLConfig) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Algorithm 2's random draws for all n agents from raw key data: `(next key data, ã (n, n) unit rows,
+    τ (n,) int32)`. Every iteration draws (agents whose trial goes on ignore theirs), so the draws are a fixed
+    sequence of the mixer's key."""
+    key, k_dir, k_tau = jax.random.split(jax.random.wrap_key_data(key), 3)
+    direction = _sphere(k_dir, (n, n))
+    tau = jax.random.randint(k_tau, (n,), config.tau_min, config.tau_max + 1)
+    return jax.random.key_data(key), direction, tau
+
+
 def _draw_trials(state: D3CState, due: jax.Array, config: D3CRLConfig) -> D3CState:
     """Algorithm 2 for the agents in `due`: new direction, perturbed rows, trial length; t_b = t, G_b = G."""
-    key, k_dir, k_tau = jax.random.split(jax.random.wrap_key_data(state.key), 3)
-    n = state.rows.shape[0]
-    direction = _sphere(k_dir, (n, n))
+    key, direction, tau = trial_draws(state.key, state.rows.shape[0], config)
     trial = jax.nn.softmax(jnp.log(state.rows) + config.delta * direction, axis=-1)
-    tau = jax.random.randint(k_tau, (n,), config.tau_min, config.tau_max + 1)
     pick = due[:, None]
     return state._replace(
         trial=jnp.where(pick, trial, state.trial), direction=jnp.where(pick, direction, state.direction),
         tau=jnp.where(due, tau, state.tau), start=jnp.where(due, state.t, state.start),
-        baseline=jnp.where(due, state.mean_return, state.baseline), key=jax.random.key_data(key))
+        baseline=jnp.where(due, state.mean_return, state.baseline), key=key)
 
 
 def d3c_init(key: jax.Array, n: int, config: D3CRLConfig) -> D3CState:
@@ -157,25 +216,39 @@ def d3c_init(key: jax.Array, n: int, config: D3CRLConfig) -> D3CState:
     return _draw_trials(state, jnp.ones((n,), bool), config)
 
 
-def d3c_update(state: D3CState, returns: jax.Array, config: D3CRLConfig) -> D3CState:
-    """One pass of Algorithm 1's loop body for every agent, after one learner update that returned `returns`.
+def trial_length(tau: jax.Array, episodes, config: D3CRLConfig) -> jax.Array:
+    """A trial's length in iterations: τ, or ⌈τ / episodes⌉ under "episodes-slope-per-update" (τ in episodes)."""
+    if config.iteration != "episodes-slope-per-update":
+        return tau
+    episodes = jnp.asarray(episodes, jnp.int32)
+    return (tau + episodes - 1) // episodes
 
-    G ← (G(Δt_b − 1) + g)/Δt_b with Δt_b = t − t_b. When agent i's trial is complete (Δt_b = τ_i):
-    ρ̃_i = ReLU((G_b − G)/τ + ε), ∇_{A_i} = ρ̃_i ã_i − ν e_i ⊘ A_i, A_i ← softmax(clip(log A_i − η_A ∇, l, h)),
-    and a new trial starts (Algorithm 2). The update uses ρ̃_i ã_i as Algorithm 1 writes it (the text's
-    unbiased one-shot estimate carries an extra n/δ, which only rescales η_A).
+
+def d3c_update(state: D3CState, returns: jax.Array, config: D3CRLConfig, episodes=1) -> D3CState:
+    """One pass of Algorithm 1's loop body for every agent, after one iteration (`config.iteration`) that
+    returned `returns`.
+
+    g = `returns` (g_scale "mean") or `episodes` × `returns` ("total"); G ← (G(Δt_b − 1) + g)/Δt_b with
+    Δt_b = t − t_b. When agent i's trial is complete (Δt_b = L_i, its length in iterations: τ_i, or ⌈τ_i /
+    episodes⌉ under "episodes-slope-per-update"): ρ̃_i = ReLU((G_b − G)/L_i + ε), ∇_{A_i} = ρ̃_i ã_i − ν e_i ⊘ A_i,
+    A_i ← softmax(clip(log A_i − η_A ∇, l, h)), and a new trial starts (Algorithm 2). The update uses ρ̃_i ã_i as
+    Algorithm 1 writes it (the text's unbiased one-shot estimate carries an extra n/δ, which only rescales η_A).
 
     Args:
-        returns: g, `(n,)`: each agent's return from this learner update. mixmo's experiments pass each
+        returns: `(n,)`: each agent's mean return over this iteration's episodes. mixmo's trainers pass each
             agent's mean MIXED episode return (Σ_j Ã_ji R_j), the quantity whose rate of change ρ_i bounds
             (f_i^A in D3C eq. 9; Algorithm 3's learner returns the return it optimised).
+        episodes: how many episodes `returns` averages (B, or 1 for one episode); used by g_scale "total" and
+            by "episodes-slope-per-update".
     """
     n = state.rows.shape[0]
     t = state.t + 1
     elapsed = t - state.start
-    mean = (state.mean_return * (elapsed - 1) + returns) / elapsed
-    done = elapsed == state.tau
-    rho = jax.nn.relu((state.baseline - mean) / state.tau + config.eps)
+    g = returns if config.g_scale == "mean" else returns * jnp.asarray(episodes, returns.dtype)
+    mean = (state.mean_return * (elapsed - 1) + g) / elapsed
+    length = trial_length(state.tau, episodes, config)
+    done = elapsed == length
+    rho = jax.nn.relu((state.baseline - mean) / length + config.eps)
     grad = rho[:, None] * state.direction - config.kl * jnp.eye(n) / state.rows
     logits = jnp.clip(jnp.log(state.rows) - config.lr * grad, config.low, config.high)
     rows = jnp.where(done[:, None], jax.nn.softmax(logits, axis=-1), state.rows)
@@ -187,7 +260,8 @@ def d3c(config: D3CRLConfig = COINS) -> RewardMixer:
     """D3C's learnt mixing (Algorithm 1) as a `RewardMixer`; rewards are mixed with the trial rows Ã."""
     config.validate()
     return RewardMixer("d3c", lambda key, n: d3c_init(key, n, config), lambda s: s.trial,
-                       lambda s, g: d3c_update(s, g, config), lambda s: s.rows)
+                       lambda s, g, episodes=1: d3c_update(s, g, config, episodes), lambda s: s.rows,
+                       config.iteration)
 
 
 def fixed(name: str, matrix_for: Callable[[int], jax.Array]) -> RewardMixer:
@@ -197,7 +271,7 @@ def fixed(name: str, matrix_for: Callable[[int], jax.Array]) -> RewardMixer:
         del key
         return matrix_for(n)
 
-    return RewardMixer(name, init, lambda m: m, lambda m, g: m, lambda m: m)
+    return RewardMixer(name, init, lambda m: m, lambda m, g, episodes=1: m, lambda m: m)
 
 
 def selfish() -> RewardMixer:

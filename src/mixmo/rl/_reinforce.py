@@ -20,9 +20,13 @@ difference learning, both with plain SGD. One update (`ReinforceTrainer.update`)
    raw collective return. Plain SGD: W ← W − lr · direction.
 5. **TD(0)** on each agent's linear value (semi-gradient): δ_t = r̃_t + γ (1 − done_t) V(o_{t+1}) − V(o_t),
    w ← w + value_lr · mean over the batch's steps of δ_t φ(o_t), φ(o) = (o, 1) (or o without the bias).
-6. **Mixer update** `mixer.update(state, g)` with g_i = agent i's mean MIXED episode return over the batch,
+6. **Mixer update** `mixer.update(state, g, B)` with g_i = agent i's mean MIXED episode return over the batch,
    (1/B) Σ_b Σ_t r̃_i: the return agent i's learner optimised, which is what D3C Algorithm 3 outputs and
-   Algorithm 1 averages over a trial (the quantity whose rate of change ρ_i bounds, f_i^A in D3C eq. 9).
+   Algorithm 1 averages over a trial (the quantity whose rate of change ρ_i bounds, f_i^A in D3C eq. 9); the
+   mixer's `D3CRLConfig.g_scale` may use B g_i instead, and its "episodes-slope-per-update" reading counts τ in
+   episodes. Under the reading `iteration="episode"` (`mixer.iteration`) steps 2 and 6 run once per episode
+   instead, in the batch's order: episode b is mixed with the Ã current after episodes 0..b−1, and
+   `mixer.update(state, Σ_t r̃_{b}, 1)` follows it (Algorithm 3 read literally: one call plays one episode).
 
 Policies: agent i's logits are W_iᵀ o_i, W_i of shape `(obs_size, n_actions)`, no bias (D3C §3.3: "linear
 softmax policies (no bias term)"), stacked on a leading agent axis. They start at zero (uniform policies;
@@ -48,7 +52,7 @@ from mixmo.game import StructuredLosses
 from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl._batching import batchify, stack, unbatchify, unstack
 from mixmo.rl._gae import gae
-from mixmo.rl._mixing import RewardMixer, mix_rewards
+from mixmo.rl._mixing import ITERATIONS, RewardMixer, check_iteration, mix_rewards
 
 
 @dataclass(frozen=True)
@@ -68,10 +72,6 @@ class ReinforceConfig:
     """TD learning rate of the linear value baseline, plain SGD (D3C Appx. G.1)."""
     gamma: float = 1.0
     """Discount (D3C Appx. G.1: full Monte Carlo returns, γ = 1)."""
-    mix_per_episode: bool = False
-    """How often the mixer's loop (D3C Algorithm 1) advances: False, once per update with g = each agent's mean
-    mixed episode return over the batch; True, once per episode with g = that episode's mixed return, in the
-    batch's episode order (Algorithm 3 read literally: one call plays one episode and returns its return)."""
     value_bias: bool = True
     """Give the value function a constant feature besides the observation (the paper says only "linear")."""
 
@@ -135,7 +135,7 @@ class ReinforceMetrics(NamedTuple):
 
     Attributes:
         episode_return: `(n,)` mean raw return per episode.
-        mixed_return: `(n,)` mean mixed return per episode, g (what the mixer was updated with).
+        mixed_return: `(n,)` mean mixed return per episode (the mixer's g, or its B-fold under g_scale "total").
         episode_stats: name -> `(n,)` mean over the batch of the environment's end-of-episode infos.
         outcomes: what the trainer's `outcomes` function computed from the batch's final infos.
         policy_loss: mean over agents of ℓ_i.
@@ -317,16 +317,16 @@ class ReinforceTrainer:
         n = self.n_agents
         if self.mixer is None:
             return mix_state, jnp.eye(n, dtype=jnp.float32), reward, jnp.mean(jnp.sum(reward, axis=0), axis=-1)
-        if not self.config.mix_per_episode:
+        if self.mixer.iteration != "episode":
             trial = self.mixer.matrix(mix_state)
             mixed = jnp.moveaxis(mix_rewards(trial, jnp.moveaxis(reward, 1, 0)), 0, 1)
             g = jnp.mean(jnp.sum(mixed, axis=0), axis=-1)
-            return self.mixer.update(mix_state, g), trial, mixed, g
+            return self.mixer.update(mix_state, g, self.config.episodes), trial, mixed, g
 
         def episode(mix_state, r):  # r: (T, n), one episode
             trial = self.mixer.matrix(mix_state)
             mixed = mix_rewards(trial, r.T).T
-            return self.mixer.update(mix_state, jnp.sum(mixed, axis=0)), (trial, mixed)
+            return self.mixer.update(mix_state, jnp.sum(mixed, axis=0), 1), (trial, mixed)
 
         mix_state, (trials, mixed) = jax.lax.scan(episode, mix_state, jnp.moveaxis(reward, 2, 0))
         mixed = jnp.moveaxis(mixed, 0, 2)
@@ -374,6 +374,8 @@ def make_reinforce(config: ReinforceConfig, env, mixer: RewardMixer | None = Non
         ((3, 2), (3, 2, 2))
     """
     config.validate()
+    if mixer is not None:
+        check_iteration(mixer.iteration, ITERATIONS, "make_reinforce")
     if not hasattr(env.action_space(env.agents[0]), "n"):
         raise ValueError(f"make_reinforce needs a discrete action space, got {env.action_space(env.agents[0])!r}.")
     if starts is None:

@@ -53,7 +53,7 @@ import optax
 from mixmo.game import StructuredLosses
 from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
-from mixmo.rl._mixing import RewardMixer, mix_rewards
+from mixmo.rl._mixing import RewardMixer, check_iteration, mix_rewards
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
 from mixmo.rl._ppo_loss import clipped_surrogate, clipped_value_loss, normalise
 from mixmo.rl._shaping import RewardShaping
@@ -354,7 +354,7 @@ class Trainer:
     def _mixer_step(self, mixing: Mixing, episodes: jax.Array, mixed_sums: jax.Array) -> Mixing:
         """`mixer.update` with g = mean mixed episode return per agent, only if an episode ended (see above)."""
         g = mixed_sums / jnp.maximum(episodes, 1.0)
-        stepped = self.mixer.update(mixing.state, g)
+        stepped = self.mixer.update(mixing.state, g, episodes)
         kept = jax.tree.map(lambda new, old: jnp.where(episodes > 0, new, old), stepped, mixing.state)
         return mixing._replace(state=kept)
 
@@ -400,4 +400,6 @@ def make_train(config, env, method: GameMethod | None = None, shaping: RewardSha
                          "both; mixing is defined on the raw rewards.")
     if mixer is not None and env.num_agents < 2:
         raise ValueError("make_train: reward mixing needs at least 2 agents.")
+    if mixer is not None:
+        check_iteration(mixer.iteration, ("update",), "make_train (A2C/PPO)")
     return Trainer(config, env, simul_ind() if method is None else method, shaping, env_params, mixer)

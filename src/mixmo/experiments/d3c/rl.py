@@ -60,7 +60,8 @@ class D3CRLExperimentConfig:
     a2c: rl.A2CConfig = rl.A2CConfig(total_steps=400_000)
     """The learners (Table 2); num_envs, networks and activation are not given in the paper."""
     d3c: rl.D3CRLConfig = rl.D3CRLConfig()
-    """D3C's reward mixing (Algorithm 1; Table 1's Coins/Cleanup/HarvestPatch row)."""
+    """D3C's reward mixing (Algorithm 1; Table 1's Coins/Cleanup/HarvestPatch row). One Algorithm-1 iteration per
+    update in which episodes ended (iteration "update" only); g_scale "mean" or "total" over those episodes."""
     run: RunSettings = RunSettings(checkpoint_every=25, window=0.1)
 
     def validate(self):
@@ -70,6 +71,7 @@ class D3CRLExperimentConfig:
         unknown = [m for m in self.methods if m not in MIXERS]
         common.require(not unknown, f"unknown method {unknown[0] if unknown else ''!r}; known: {', '.join(MIXERS)}.")
         common.require(len(set(self.methods)) == len(self.methods), f"methods: {self.methods} lists one twice.")
+        rl.check_d3c_iteration(self.d3c.iteration, ("update",), "the A2C trainer of the D3C RL experiments")
 
 
 @dataclass(frozen=True)
