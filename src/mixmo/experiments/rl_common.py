@@ -4,6 +4,7 @@ end-of-training window means."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -79,7 +80,54 @@ def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], co
     finally:
         for logger in loggers:
             logger.finish()
+    if context.run_dir is not None:
+        save_policies(context.run_dir / "policies", states)
     return states, histories, seconds
+
+
+def save_policies(folder: Path, states: dict) -> None:
+    """Write each run's final policies (every seed: a leading seed axis) to `folder/<run id>.eqx` in equinox's
+    leaf format; read one back with `equinox.tree_deserialise_leaves(path, like)` given a policy of the same
+    structure (e.g. the `policy` of `jax.vmap(trainer.init)(keys)`)."""
+    import equinox as eqx
+
+    from mixmo.app import files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for run_id, state in states.items():
+        with files.atomic_file(folder / f"{run_id}.eqx") as partial:
+            eqx.tree_serialise_leaves(partial, state.policy)
+
+
+def episode_notes(histories: dict[str, dict[str, np.ndarray]], window: float, *, max_steps: int, num_envs: int,
+                  steps_per_env: int, steps_key: str) -> list[str]:
+    """One-line notes for runs whose summary lacks finished episodes, with the budget that would give them:
+    seeds in which no episode ended at all (their values are missing), and seeds in which none ended in the
+    averaging window (their values come from the last update in which one did)."""
+    none, outside = [], []
+    for run_id, history in histories.items():
+        episodes = history["episodes"]  # (seeds, updates)
+        updates = episodes.shape[1]
+        first = updates - max(1, int(round(window * updates)))
+        if (episodes.sum(axis=1) == 0).any():
+            none.append(run_id)
+        elif (episodes[:, first:].sum(axis=1) == 0).any():
+            outside.append(run_id)
+    if not none and not outside:
+        return []
+    one = max_steps * num_envs
+    in_window = math.ceil(max_steps / window) * num_envs
+    budget = (f"episodes last up to {max_steps} steps and each of the {num_envs} environments ran {steps_per_env:,} "
+              f"steps; {steps_key} >= {one:,} ends an episode in every environment, >= {in_window:,} puts episode "
+              f"ends in the averaging window (the last {window:.0%} of training)")
+    notes = []
+    if none:
+        notes.append(f"no episode ended during training in {', '.join(none)} (some seeds), so their episode values "
+                     f"are missing (–) and they are left out of rankings: {budget}.")
+    if outside:
+        notes.append(f"no episode ended in the averaging window in {', '.join(outside)} (some seeds): their values "
+                     f"come from the last update in which episodes ended; {budget}.")
+    return notes
 
 
 def log_segment(loggers, batch_steps: int, stats: tuple[str, ...]):
