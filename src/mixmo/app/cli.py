@@ -400,7 +400,7 @@ def _run(args, console: Console) -> int:
         table = output.summary_table(results, args.name, DISPLAY, runs=_runs(experiment, config))
         output.print_table(console, table)
         for note in results.notes:
-            console.print(f"note: {note}", highlight=False, markup=False)
+            console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
         written = output.write_results(results, config, out_dir, args.name)
         keep = True
     except _NothingKept:
@@ -415,7 +415,7 @@ def _run(args, console: Console) -> int:
     kept = ", checkpoints/" if args.keep_checkpoints else ""
     policies = ", policies/" if (out_dir / "policies").is_dir() else ""
     console.print(f"results: {written}/ (report.md, summary.json, metrics.csv, figures{policies}{kept})",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     return 0
 
 
