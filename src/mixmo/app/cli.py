@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -205,7 +204,7 @@ def _render(args) -> int:
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
-    print(f"wrote {args.out} ({args.steps} steps of {args.env}, {args.policy} policy)")
+    print(f"wrote {args.out} ({args.steps} step{'' if args.steps == 1 else 's'} of {args.env}, {args.policy} policy)")
     return 0
 
 
@@ -231,15 +230,8 @@ def _write_gif(args, path: Path) -> None:
     from mixmo import envs
     from mixmo.envs.render import rollout_gif
 
-    with _quiet_stdout():  # JaxMARL prints a line on import
-        env = envs.make(args.env)
+    env = envs.make(args.env)
     rollout_gif(env, jax.random.key(args.seed), args.steps, path, policy=args.policy, upscale=args.upscale)
-
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        yield
 
 
 def _with_budget_flags(args, experiment) -> dict[str, str]:

@@ -191,7 +191,7 @@ def _report(config: SMAXConfig, first: rl.RecurrentConfig, summary: pd.DataFrame
     steps = first.num_updates * first.batch_steps
     lines = [
         "# AgA §5.3: Selfish-MMM2 (SMAX with Medivacs) — win rate against the heuristic AI", "",
-        f"{config.seeds} seeds × {steps:,} environment steps per seed per method (the paper: 1e7, "
+        f"{markdown.plural(config.seeds, 'seed')} × {steps:,} environment steps per seed per method (the paper: 1e7, "
         f"{PAPER['env_steps'] / steps:,.0f}× more). Final numbers average the episodes that ended in the last "
         f"{config.run.window:.0%} of training (sampled actions, as trained); ± is the 95% interval over seeds.", "",
         "| method | λ | win rate (ours) | win rate (paper) | social welfare | allies dead / episode | first win (update) |",
