@@ -163,3 +163,34 @@ def test_list_shows_the_rl_experiments_with_budgets(capsys):
     for name in ("aga-cleanup", "aga-harvest"):
         line = next(line for line in out.splitlines() if line.startswith(name))
         assert "min" in line and "2-core CPU" in line
+
+
+def test_a_budget_too_small_for_an_episode_says_so_and_names_no_winner():
+    """Issue: `--set ppo.total_steps=8192` on 1000-step episodes: 'nan ± nan' and 'highest social welfare
+    **Simul-Ind** (nan)'. Now a note with the budget needed, '–' for the values and no ranking among them."""
+    import numpy as np
+
+    from mixmo.experiments import rl_common
+    from mixmo.experiments.aga import ssd
+
+    config = ssd.SSDConfig(num_agents=2, seeds=1, methods=("simul-ind", "sl"))
+    empty = {"episodes": np.zeros((1, 4), np.int64)}
+    late = {"episodes": np.array([[0, 5, 0, 0]])}
+    notes = rl_common.episode_notes({"simul-ind": empty, "sl": late}, 0.25, max_steps=1000, num_envs=4,
+                                    steps_per_env=512, steps_key="ppo.total_steps")
+    assert len(notes) == 2
+    assert notes[0].startswith("no episode ended during training in simul-ind") and ">= 4,000 ends" in notes[0]
+    assert ">= 16,000 puts episode ends in the averaging window" in notes[0]
+    assert notes[1].startswith("no episode ended in the averaging window in sl")
+    nan = float("nan")
+    row = {"setting_lam": "-", "env_steps_per_seed": 2048, **{f"{k}{s}": nan for k in
+           ["social_welfare", "equality", "return_0", "return_1", "policy_entropy", *ssd.EPISODE_STATS]
+           for s in ("", "_ci95")}}
+    summary = pd.DataFrame([{"method": "simul-ind", **row}, {"method": "sl", **row}])
+    report = ssd._report("cleanup", config, config.ppo, summary, {"simul-ind": 1.0, "sl": 1.0}, None, notes[:1])
+    body = report.split("## Configuration")[0]
+    assert " nan" not in body.lower() and "(nan)" not in body.lower() and "**Note:** no episode ended" in report
+    assert "no method has a social welfare value" in report and "1 seed per method" in report
+    assert "highest social welfare **" not in report
+    [best] = ssd.claims("cleanup", config, summary)
+    assert "nan" not in best.ours.lower()
