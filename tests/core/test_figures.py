@@ -23,7 +23,7 @@ def test_toy_paths_that_overlap_stay_distinguishable():
         assert widths == sorted(widths, reverse=True)  # wider underneath, so all stay visible
         ends = [line for line in ax.get_lines() if line.get_markersize() >= 12 and len(line.get_xdata()) == 1]
         assert len(ends) >= 3 + 1  # an end marker per method, and the start
-        (x_lo, x_hi), (y_lo, y_hi) = ax.get_xlim(), ax.get_ylim()
+        x_lo, x_hi = ax.get_xlim()
         assert x_lo > -3 and x_hi < 3 and x_lo <= -1.0 and x_hi >= -0.8  # zoomed to where the paths are
     finally:
         plt.close(figure)

@@ -76,7 +76,8 @@ def load_checkpoint(path: str | Path, like: Any) -> tuple[Any, dict, dict[str, n
         if not isinstance(meta, dict) or not isinstance(meta.get("updates"), int):
             raise ValueError("no update count")
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise CheckpointError(f"checkpoint {path / 'meta.json'} is damaged ({_why(error)})", path / "meta.json") from None
+        meta_path = path / "meta.json"
+        raise CheckpointError(f"checkpoint {meta_path} is damaged ({_why(error)})", meta_path) from None
     try:
         state = eqx.tree_deserialise_leaves(path / "state.eqx", like)
     except Exception as error:  # noqa: BLE001 -- numpy/equinox raise many kinds on a truncated or foreign file

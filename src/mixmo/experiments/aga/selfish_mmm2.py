@@ -99,7 +99,10 @@ def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results
         figures={"win_rate": _figure(curves, all_runs)},
         report=_report(config, first, summary, timings, gif_note),
         table_columns=["win_rate", "social_welfare", "damage_dealt", "dead"],
-        claims=claims(config, summary))
+        claims=claims(config, summary), timings={"training_seconds": timings},
+        notes=rl_common.episode_notes(histories, config.run.window, max_steps=config.max_steps,
+                                      num_envs=first.num_envs, steps_per_env=first.num_updates * first.num_steps,
+                                      steps_key="ppo.total_steps"))
 
 
 def _curves(run_id: str, lam, history: dict[str, np.ndarray], first: rl.RecurrentConfig) -> pd.DataFrame:

@@ -153,7 +153,7 @@ def _sacrificing_agents(row, n: int) -> int:
     return int(np.sum(returns < 0.1 * returns.max())) if returns.max() > 0 else n
 
 
-def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int) -> str:
+def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int, notes: list[str] = ()) -> str:
     steps = int(summary.env_steps_per_seed.iloc[0])
     cols = ["social_welfare", "equality"] + [f"return_{i}" for i in range(n)] + list(spec.stats)
     cols += ["own_coin_pct"] if spec.env == "coins" else []
@@ -169,10 +169,15 @@ def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int) -> s
         cells.append(common.fmt(att, row["relative_attention_ci95"], 2) if isinstance(att, float) and
                      math.isfinite(att) else "–")
         lines.append(f"| {NAMES[row['method']]} | " + " | ".join(cells) + " |")
+    if notes:
+        lines += ["", *[f"**Note:** {note}" for note in notes]]
     lines += ["", "## Beside the paper", ""] + [f"- Paper: {text}" for text in PAPER[spec.env]]
-    ranked = summary.sort_values("social_welfare", ascending=False)
-    lines.append("- Ours, by total return: " + ", ".join(f"{NAMES[r.method]} {_sw(r)}" for r in ranked.itertuples())
-                 + ". The verdicts are in claims.json / the reproduce report.")
+    ranked = summary[np.isfinite(summary.social_welfare)].sort_values("social_welfare", ascending=False)
+    if len(ranked):
+        lines.append("- Ours, by total return: " + ", ".join(f"{NAMES[r.method]} {_sw(r)}" for r in ranked.itertuples())
+                     + ". The verdicts are in claims.json / the reproduce report.")
+    else:
+        lines.append("- Ours: no method has a total return (no episode ended; see the note above), so none is ranked.")
     lines += [f"- Budget: {steps:,} environment steps per seed and {markdown.plural(config.seeds, 'seed')}; the paper averages "
               f"{PAPER_RUNS} training runs and does not state its training length in the text (its figures count "
               "epochs), so we cannot give the fraction; these runs show the early phase of learning. D3C's matrix moves only when trials complete (every "
