@@ -36,6 +36,8 @@ STREAM = (30, 60, 150)
 FIRE_BEAM = (250, 230, 60)
 CLEAN_BEAM = (120, 250, 250)
 TABLE = (110, 70, 40)
+PREDATOR = (220, 50, 50)  # Trust-Your-Brother
+PREY = np.array([(30, 60, 200), (120, 190, 255)], np.uint8)
 MARK = (255, 255, 255)
 AGENT_COLOURS = np.array(
     [
@@ -167,10 +169,7 @@ def legend(env: Any) -> list[LegendEntry]:
     """What the colours of ``env``'s pictures mean: ``[(label, rgb), ...]``, agents first."""
     kind = type(env).__name__
     if kind == "TrustYourBrotherEnv":
-        from mixmo.envs.trust_your_brother import PREDATOR_COLOUR, PREY_COLOURS
-
-        return [(f"prey {i}", tuple(int(c) for c in rgb)) for i, rgb in enumerate(PREY_COLOURS)] + [
-            ("predator", PREDATOR_COLOUR)]
+        return [(f"prey {i}", tuple(int(c) for c in rgb)) for i, rgb in enumerate(PREY)] + [("predator", PREDATOR)]
     if kind == "SMAXCombatEnv":
         from mixmo.envs._medivac import MARAUDER, MEDIVAC
         from mixmo.envs._smax_render import ALLY, ENEMY
