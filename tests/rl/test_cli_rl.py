@@ -179,9 +179,9 @@ def test_a_budget_too_small_for_an_episode_says_so_and_names_no_winner():
     notes = rl_common.episode_notes({"simul-ind": empty, "sl": late}, 0.25, max_steps=1000, num_envs=4,
                                     steps_per_env=512, steps_key="ppo.total_steps")
     assert len(notes) == 2
-    assert notes[0].startswith("no episode ended during training in simul-ind") and ">= 4,000 ends" in notes[0]
+    assert notes[0].startswith("no episode ended during training in simul-ind (1 of 1 seed)") and ">= 4,000 ends" in notes[0]
     assert ">= 16,000 puts episode ends in the averaging window" in notes[0]
-    assert notes[1].startswith("no episode ended in the averaging window in sl")
+    assert notes[1].startswith("no episode ended in the averaging window in sl (1 of 1 seed)")
     nan = float("nan")
     row = {"setting_lam": "-", "env_steps_per_seed": 2048, **{f"{k}{s}": nan for k in
            ["social_welfare", "equality", "return_0", "return_1", "policy_entropy", *ssd.EPISODE_STATS]

@@ -63,7 +63,8 @@ def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], co
     loggers = open_loggers(context, label)
     trainers = {run_id: make_trainer(run_id) for run_id in run_ids}
     updates = {run_id: trainer.config.num_updates for run_id, trainer in trainers.items()}
-    advance = progress(f"updates ({len(run_ids)} runs x {max(updates.values())})", sum(updates.values()))
+    runs = f"{len(run_ids)} run{'' if len(run_ids) == 1 else 's'}"
+    advance = progress(f"updates ({runs} × {max(updates.values())})", sum(updates.values()))
     states, histories, seconds = {}, {}, {}
     try:
         for run_id, trainer in trainers.items():
@@ -107,12 +108,14 @@ def episode_notes(histories: dict[str, dict[str, np.ndarray]], window: float, *,
     none, outside = [], []
     for run_id, history in histories.items():
         episodes = history["episodes"]  # (seeds, updates)
-        updates = episodes.shape[1]
+        seeds, updates = episodes.shape
         first = updates - max(1, int(round(window * updates)))
-        if (episodes.sum(axis=1) == 0).any():
-            none.append(run_id)
-        elif (episodes[:, first:].sum(axis=1) == 0).any():
-            outside.append(run_id)
+        never = int((episodes.sum(axis=1) == 0).sum())
+        late = int((episodes[:, first:].sum(axis=1) == 0).sum()) - never
+        if never:
+            none.append(f"{run_id} ({never} of {seeds} seed{'' if seeds == 1 else 's'})")
+        if late:
+            outside.append(f"{run_id} ({late} of {seeds} seed{'' if seeds == 1 else 's'})")
     if not none and not outside:
         return []
     one = max_steps * num_envs
@@ -122,11 +125,11 @@ def episode_notes(histories: dict[str, dict[str, np.ndarray]], window: float, *,
               f"ends in the averaging window (the last {window:.0%} of training)")
     notes = []
     if none:
-        notes.append(f"no episode ended during training in {', '.join(none)} (some seeds), so their episode values "
-                     f"are missing (–) and they are left out of rankings: {budget}.")
+        notes.append(f"no episode ended during training in {', '.join(none)}, so those values are missing (–) and "
+                     f"left out of the means and rankings: {budget}.")
     if outside:
-        notes.append(f"no episode ended in the averaging window in {', '.join(outside)} (some seeds): their values "
-                     f"come from the last update in which episodes ended; {budget}.")
+        notes.append(f"no episode ended in the averaging window in {', '.join(outside)}: those values come from "
+                     f"the last update in which episodes ended; {budget}.")
     return notes
 
 
