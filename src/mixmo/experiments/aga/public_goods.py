@@ -279,7 +279,7 @@ def _report(config: PublicGoodsConfig, summary: pd.DataFrame, metric_keys, sensi
         cells = []
         paper = PAPER_TABLE1.get(row["method"], {})
         for k in metric_keys:
-            cells.append(common.fmt(row[k], row[f"{k}_ci95"]))
+            cells.append(common.fmt(row[k], row[f"{k}_ci95"], runs=config.seeds))
             if k in paper_cols:
                 cells.append(common.fmt(*paper[k]) if k in paper and config.n == 2 else "–")
         cells += [str(row["total_steps"]), f"{row['converged_runs']}/{config.seeds}"]

@@ -238,10 +238,10 @@ def _report(config: ToyConfig, summary: pd.DataFrame, comparison, sweep, verdict
              "", "| method | steps to settle | settled runs | diverged runs | r_1 | r_2 | social welfare |",
              "|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
-        lines.append(f"| {DISPLAY[row['method']]} | {common.fmt(row['mean_steps'], row['mean_steps_ci95'], 1)} | "
-                     f"{row['settled_runs']} | {row['diverged_runs']} | {common.fmt(row['r_1'], row['r_1_ci95'])} | "
-                     f"{common.fmt(row['r_2'], row['r_2_ci95'])} | "
-                     f"{common.fmt(row['social_welfare'], row['social_welfare_ci95'])} |")
+        cell = lambda key, digits=3, runs=config.seeds: common.fmt(row[key], row[f"{key}_ci95"], digits, runs)  # noqa: E731
+        lines.append(f"| {DISPLAY[row['method']]} | {cell('mean_steps', 1, row['settled_runs'])} | "
+                     f"{row['settled_runs']} | {row['diverged_runs']} | {cell('r_1')} | {cell('r_2')} | "
+                     f"{cell('social_welfare')} |")
     lines += ["", "## Sign alignment: AgA vs AgA-Sign", "",
               f"Paper: with sign alignment AgA needs about {PAPER_REDUCTION:.0%} fewer steps than AgA-Sign "
               "(one trajectory, 40 steps)."]
