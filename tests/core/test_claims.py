@@ -70,18 +70,43 @@ def test_finding_and_not_comparable():
 def _summary(shift: float) -> pd.DataFrame:
     rows = []
     for method, paper in PAPER_TABLE1.items():
-        row = {"method": method, "total_steps": 1389 if method == "aga" else 4000, "step_cost_ratio": 2.5}
+        row = {"method": method, "total_steps": 1389 if method == "aga" else 4000}
         for key, (mean, half) in paper.items():
             row[key], row[f"{key}_ci95"] = mean + shift, half
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+TIMING = {"ratio": 2.5, "ratio_q25": 2.4, "ratio_q75": 2.6, "rounds": 15, "runs": 4096, "steps": 100}
+
+
 def test_an_experiment_judges_the_papers_own_table_reproduced_and_a_shifted_one_not():
-    own = claims(PublicGoodsConfig(), _summary(0.0))
+    own = claims(PublicGoodsConfig(), _summary(0.0), TIMING)
     assert len(own) == 7 * 4 + 2 + 3 + 1
     assert {c.verdict for c in own} == {"reproduced"}
-    shifted = claims(PublicGoodsConfig(), _summary(-0.5))
+    shifted = claims(PublicGoodsConfig(), _summary(-0.5), TIMING)
     assert sum(c.verdict == "differs" for c in shifted) >= 7 * 4 - 2
     small = claims(PublicGoodsConfig(seeds=3, steps=12), _summary(0.0))
     assert {c.verdict for c in small} == {"not comparable"}
+
+
+def test_a_ratio_of_times_is_judged_with_a_tolerance_from_its_spread():
+    band = dict(band=(2.0, 3.0), close_band=(1.5, 4.0), paper_text="2–3×")
+    judge = lambda median, q25, q75: verdicts.ratio_band("T3", "ratio", median, q25, q75, **band)  # noqa: E731
+    assert judge(2.5, 2.4, 2.6).verdict == "reproduced"
+    assert judge(1.85, 1.8, 1.9).verdict == "reproduced"  # within the 10% minimum tolerance of 2
+    assert judge(1.7, 1.65, 1.75).verdict == "close" and judge(1.7, 1.65, 1.75).ours == "1.5–4×, below 2–3×"
+    assert judge(1.7, 1.3, 2.1).verdict == "reproduced"  # a noisy measurement widens the band
+    low = judge(1.1, 1.05, 1.15)
+    assert low.verdict == "differs" and low.ours == "below 1.5×"
+    # the claim names the band, not the varying number: two measurements with one verdict write one claim
+    assert judge(2.2, 2.0, 2.4) == judge(2.7, 2.5, 2.9)
+    assert judge(math.nan, 1.0, 2.0).verdict == "differs"
+
+
+def test_a_ranking_skips_methods_without_a_value_and_names_no_winner_among_them():
+    values = {"SL": (math.nan, 0.0), "AgA": (1.0, 0.1), "CGA": (0.5, 0.1)}
+    claim = verdicts.best("s", "q", "AgA", values, "AgA")
+    assert claim.verdict == "reproduced" and "SL" not in claim.ours
+    nothing = verdicts.best("s", "q", "AgA", {"SL": (math.nan, 0.0), "AgA": (math.nan, 0.0)}, "AgA")
+    assert nothing.verdict == "differs" and "SL" not in nothing.ours and "AgA has no value" in nothing.reason

@@ -129,12 +129,13 @@ def test_unknown_key_on_the_command_line_is_one_line(capsys):
 
 
 def test_listing_and_help_do_not_import_jax():
-    code = ("import sys; from mixmo.app.cli import main; main(['list']); "
+    code = ("import sys; from mixmo.app.cli import main; main(['list']); main(['envs']); "
             "assert 'jax' not in sys.modules, 'jax imported'; "
-            "import mixmo.experiments.catalog, mixmo.config; assert 'jax' not in sys.modules")
+            "import mixmo.experiments.catalog, mixmo.config, mixmo.envs.catalog; assert 'jax' not in sys.modules")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "aga-selfish-mmm2" in done.stdout and 'mixmo[jaxmarl]' in done.stdout
+    assert "selfish_mmm2" in done.stdout and "trust_your_brother" in done.stdout
 
 
 @pytest.mark.parametrize("name,steps", [("aga-cleanup", 20_000_000), ("aga-harvest", 10_000_000)])

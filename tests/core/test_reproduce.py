@@ -239,9 +239,24 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tiny_registry
     assert "| reproduced | 1 |" in report and "| differs | 1 |" in report  # tiny-a: 2 runs = 2; tiny-d: 3 runs
     assert "4 experiments: 2 ran, 2 failed" in report
     assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
-        "report.html", "report.md", "reproduce.json", "tiny-a-ok", "tiny-b-broken.traceback.txt", "tiny-d-ok",
-        "verdicts.png"]
+        "report.html", "report.md", "reproduce.json", "timings.json", "tiny-a-ok", "tiny-b-broken.traceback.txt",
+        "tiny-d-ok", "verdicts.png"]
     assert "second line" in (tmp_path / "r" / "tiny-b-broken.traceback.txt").read_text()
+
+
+def test_same_settings_give_byte_identical_records(tiny_registry, capsys, tmp_path):
+    """reproduce.json and every experiment's summary, claims and metrics are the same bytes for the same
+    settings; the wall times, which are not, go to timings.json."""
+    tiny_registry("tiny-a-ok", {})
+    tiny_registry("tiny-b-broken", {"fail": "error"})
+    for run in ("first", "second"):
+        assert reproduce(capsys, "d3c", "--budget", "smoke", "--out", str(tmp_path / run))[0] == 1
+    first, second = tmp_path / "first", tmp_path / "second"
+    for name in ("reproduce.json", "tiny-a-ok/summary.json", "tiny-a-ok/claims.json", "tiny-a-ok/metrics.csv"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert "wall_s" not in (first / "reproduce.json").read_text()
+    timings = json.loads((first / "timings.json").read_text())
+    assert set(timings["experiments"]) == {"tiny-a-ok", "tiny-b-broken"} and timings["wall_s"] > 0
 
 
 def test_resume_keeps_what_is_done_and_runs_the_rest(tiny_registry, capsys, tmp_path, monkeypatch):
@@ -287,7 +302,7 @@ def test_resume_continues_an_interrupted_run_from_its_folder(tiny_registry, caps
     INTERRUPT_ONCE.append(True)
     code, _, err = reproduce(capsys, "aga", "--budget", "smoke", "--out", str(out))
     assert code == 130 and f"--out {out} --resume" in err
-    assert sorted(p.name for p in out.iterdir()) == [".tiny-rl.running", "reproduce.json"]
+    assert sorted(p.name for p in out.iterdir()) == [".tiny-rl.running", "reproduce.json", "timings.json"]
     assert (out / ".tiny-rl.running" / "config.json").exists()  # written before the run, for resuming
     code, _, err = reproduce(capsys, "aga", "--budget", "smoke", "--out", str(out), "--resume")
     assert code == 0, err
@@ -310,7 +325,7 @@ def test_ctrl_c_stops_and_leaves_only_complete_folders(tiny_registry, capsys, tm
     tiny_registry("tiny-c-never-run", {})
     code, _, err = reproduce(capsys, "d3c", "--budget", "smoke", "--out", str(tmp_path / "r"))
     assert code == 130 and "--resume" in err and "Traceback" not in err
-    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["reproduce.json", "tiny-a-ok"]
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == ["reproduce.json", "timings.json", "tiny-a-ok"]
 
 
 @pytest.mark.parametrize("argv, fragment", [

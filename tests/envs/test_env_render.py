@@ -10,7 +10,8 @@ from mixmo.envs import render
 
 def test_rollout_gif_writes_one_frame_per_state(tmp_path, registered):
     env = registered("coins")
-    path = render.rollout_gif(env, jax.random.key(0), 12, tmp_path / "sub" / "coins.gif", upscale=2)
+    path = render.rollout_gif(env, jax.random.key(0), 12, tmp_path / "sub" / "coins.gif", upscale=2,
+                              annotated=False)
     with Image.open(path) as gif:
         assert gif.format == "GIF" and gif.n_frames >= 2 and gif.size == (160, 160)
         frames = []
@@ -50,3 +51,24 @@ def test_grid_picture_shows_agents_in_their_colours_facing_marks_and_beams(regis
         assert (cell == render.MARK).all(axis=1).any()  # its facing mark
     fired = env.step_env(jax.random.key(1), state, act(env, *[7] * 5))[1]
     assert (env.render(fired).reshape(-1, 3) == render.FIRE_BEAM).all(axis=1).any()
+
+
+def test_annotated_frames_keep_the_picture_and_add_a_step_counter_and_a_colour_key(registered):
+    env = registered("mini_cleanup")
+    frames = render.rollout_frames(env, jax.random.key(0), 3)
+    entries = render.legend(env)
+    labels = [label for label, _ in entries]
+    assert labels[:2] == ["agent 0", "agent 1"] and {"apple", "waste", "river", "cleaning beam"} <= set(labels)
+    out = render.annotate(frames, entries)
+    height, width = frames.shape[1:3]
+    assert out.dtype == np.uint8 and out.shape[0] == 4 and out.shape[1] > height + 20 and out.shape[2] >= width
+    assert np.array_equal(out[:, :height, :width], frames)  # the picture itself is untouched
+    assert np.array_equal(render.annotate(frames, entries), out)  # pure: the same frames give the same pixels
+    panels = out[:, height:]
+    assert not np.array_equal(panels[0], panels[1])  # the step counter moves
+    counter = 3 + 12  # the first text line of the panel holds the counter; below it, the key is the same
+    assert all(np.array_equal(panels[0, counter:], p[counter:]) for p in panels[1:])
+    for _, rgb in entries:  # every colour of the key is drawn
+        assert (panels[0] == np.asarray(rgb, np.uint8)).all(axis=-1).any(), rgb
+    assert [label for label, _ in render.legend(registered("trust_your_brother"))] == ["prey 0", "prey 1",
+                                                                                       "predator"]

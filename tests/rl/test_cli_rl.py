@@ -28,7 +28,8 @@ def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
     out_dir = tmp_path / "cleanup"
     logger = ["--logger", "tensorboard"] if HAVE_TENSORBOARD else []
     code, out, err = run(capsys, "aga-cleanup", *TINY, "--set", "ppo.total_steps=32", "--set", "run.checkpoint_every=1",
-                         "--set", "methods=svo,aga", "--set", "gif_steps=3", *logger, "--out", str(out_dir))
+                         "--set", "methods=svo,aga", "--set", "gif_steps=3", *logger, "--keep-checkpoints",
+                         "--out", str(out_dir))
     assert code == 0, err
     assert "AgA" in out
     summary = json.loads((out_dir / "summary.json").read_text())
@@ -47,8 +48,10 @@ def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
     assert (out_dir / "cleanup_aga.gif").read_bytes()[:6] == b"GIF89a"
     report = (out_dir / "report.md").read_text()
     assert "105.15" in report and "Set-up, beside the paper" in report and "App. E.1" in report
-    meta = json.loads((out_dir / "checkpoints" / "aga" / "meta.json").read_text())
+    meta = json.loads((out_dir / "checkpoints" / "aga" / "meta.json").read_text())  # --keep-checkpoints
     assert meta["updates"] == 2 and meta["num_updates"] == 2
+    assert sorted(p.name for p in (out_dir / "policies").iterdir()) == ["aga.eqx", "svo.eqx"]
+    assert json.loads((out_dir / "timings.json").read_text())["training_seconds"].keys() == {"svo", "aga"}
     if HAVE_TENSORBOARD:
         events = list((out_dir / "tensorboard").rglob("events.out.tfevents.*"))
         assert {p.parent.name for p in events} == {"svo", "aga"}
@@ -87,8 +90,10 @@ def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
 
     code, _, err = run(capsys, "aga-harvest", "--resume", str(parted), "--quiet")
     assert code == 0, err
-    for name in ("metrics.csv", "summary.json"):
+    # the same key gives the same bytes, resumed or not (an RL experiment's determinism); times go elsewhere
+    for name in ("metrics.csv", "summary.json", "claims.json", "policies/sl.eqx", "policies/simul-co.eqx"):
         assert (parted / name).read_bytes() == (whole / name).read_bytes(), name
+    assert not (parted / "checkpoints").exists() and (parted / "timings.json").exists()  # finished: dropped
     code, _, err = run(capsys, "aga-harvest", "--resume", str(parted), "--quiet")
     assert code == 2 and "finished" in err
 
@@ -104,6 +109,33 @@ def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(capsys, tmp_
     meta = json.loads((out_dir / "checkpoints" / "simul-ind" / "meta.json").read_text())
     assert meta["updates"] == 1
     assert not (out_dir / "report.md").exists()
+
+    # the stopped run's folder, damaged in the ways a disk or an editor damages files: one line naming the file
+    # and what to do, exit status 2, and the folder left as it was
+    checkpoint = out_dir / "checkpoints" / "simul-ind"
+    state = (checkpoint / "state.eqx").read_bytes()
+    (checkpoint / "state.eqx").write_bytes(state[:1000])
+    code, _, err = run(capsys, "aga-cleanup", "--resume", str(out_dir), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"checkpoint {checkpoint / 'state.eqx'} is damaged (truncated?" in err
+    assert f"delete {checkpoint} to restart that run from scratch, or the whole {out_dir}" in err
+    (checkpoint / "state.eqx").write_bytes(state)
+    meta_text = (checkpoint / "meta.json").read_text()
+    (checkpoint / "meta.json").write_text(meta_text[:20])
+    code, _, err = run(capsys, "aga-cleanup", "--resume", str(out_dir), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and f"{checkpoint / 'meta.json'} is damaged" in err
+    (checkpoint / "meta.json").write_text(meta_text)
+    config_text = (out_dir / "config.json").read_text()
+    (out_dir / "config.json").write_text(config_text.replace('"total_steps": 48', '"total_steps": "abc"'))
+    code, _, err = run(capsys, "aga-cleanup", "--resume", str(out_dir), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "total_steps" in err and "config.json" in err, err
+    (out_dir / "config.json").write_text(config_text.replace('"total_steps": 48', '"total_steps": 64'))
+    code, _, err = run(capsys, "aga-cleanup", "--resume", str(out_dir), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "num_updates=3, this run has 4" in err, err
+    (out_dir / "config.json").write_text(config_text[:50])
+    code, _, err = run(capsys, "aga-cleanup", "--resume", str(out_dir), "--quiet")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "config.json is damaged (not JSON" in err
+    assert sorted(p.name for p in out_dir.iterdir()) == ["checkpoints", "config.json"]
 
 
 def test_logger_and_resume_errors_are_one_line(capsys, tmp_path, monkeypatch):
@@ -131,3 +163,34 @@ def test_list_shows_the_rl_experiments_with_budgets(capsys):
     for name in ("aga-cleanup", "aga-harvest"):
         line = next(line for line in out.splitlines() if line.startswith(name))
         assert "min" in line and "2-core CPU" in line
+
+
+def test_a_budget_too_small_for_an_episode_says_so_and_names_no_winner():
+    """Issue: `--set ppo.total_steps=8192` on 1000-step episodes: 'nan ± nan' and 'highest social welfare
+    **Simul-Ind** (nan)'. Now a note with the budget needed, '–' for the values and no ranking among them."""
+    import numpy as np
+
+    from mixmo.experiments import rl_common
+    from mixmo.experiments.aga import ssd
+
+    config = ssd.SSDConfig(num_agents=2, seeds=1, methods=("simul-ind", "sl"))
+    empty = {"episodes": np.zeros((1, 4), np.int64)}
+    late = {"episodes": np.array([[0, 5, 0, 0]])}
+    notes = rl_common.episode_notes({"simul-ind": empty, "sl": late}, 0.25, max_steps=1000, num_envs=4,
+                                    steps_per_env=512, steps_key="ppo.total_steps")
+    assert len(notes) == 2
+    assert notes[0].startswith("no episode ended during training in simul-ind (1 of 1 seed)") and ">= 4,000 ends" in notes[0]
+    assert ">= 16,000 puts episode ends in the averaging window" in notes[0]
+    assert notes[1].startswith("no episode ended in the averaging window in sl (1 of 1 seed)")
+    nan = float("nan")
+    row = {"setting_lam": "-", "env_steps_per_seed": 2048, **{f"{k}{s}": nan for k in
+           ["social_welfare", "equality", "return_0", "return_1", "policy_entropy", *ssd.EPISODE_STATS]
+           for s in ("", "_ci95")}}
+    summary = pd.DataFrame([{"method": "simul-ind", **row}, {"method": "sl", **row}])
+    report = ssd._report("cleanup", config, config.ppo, summary, {"simul-ind": 1.0, "sl": 1.0}, None, notes[:1])
+    body = report.split("## Configuration")[0]
+    assert " nan" not in body.lower() and "(nan)" not in body.lower() and "**Note:** no episode ended" in report
+    assert "no method has a social welfare value" in report and "1 seed per method" in report
+    assert "highest social welfare **" not in report
+    [best] = ssd.claims("cleanup", config, summary)
+    assert "nan" not in best.ours.lower()

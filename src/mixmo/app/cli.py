@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--resume", type=Path, metavar="DIR",
                      help="continue an interrupted RL run in DIR from its checkpoints, with DIR's config.json")
+    run.add_argument("--keep-checkpoints", action="store_true",
+                     help="RL experiments: keep checkpoints/ once the run has finished (by default only the final "
+                          "policies, policies/*.eqx, stay)")
     run.add_argument("--logger", action="append", choices=("tensorboard", "wandb"), default=[],
                      help="also stream training curves to TensorBoard or Weights & Biases (RL experiments; repeatable)")
     _reproduce_parser(commands)
@@ -156,43 +160,78 @@ def _list() -> int:
 
 
 def _envs() -> int:
-    from mixmo import envs
+    from mixmo.envs.catalog import ENV_CATALOG
 
-    listing = envs.registered_envs()
-    width = max(len(name) for name in listing)
-    for name, description in sorted(listing.items()):
-        print(f"{name:<{width}}  {description}")
+    width = max(len(name) for name in ENV_CATALOG)
+    for name in sorted(ENV_CATALOG):
+        entry = ENV_CATALOG[name]
+        needs = f"  [needs: pip install \"mixmo[{entry.needs}]\"]" if entry.needs else ""
+        print(f"{name:<{width}}  {entry.description}{needs}")
     return 0
 
 
 def _render(args) -> int:
-    import os
+    import importlib.util
 
-    import jax
-
-    from mixmo import envs
     from mixmo.app import files
-    from mixmo.envs.render import rollout_gif
+    from mixmo.envs.catalog import ENV_CATALOG
     from mixmo.experiments import ConfigError
 
     if args.out.suffix.lower() != ".gif":
         raise ConfigError(f"--out {args.out}: must end in .gif, e.g. --out {args.out.with_suffix('.gif')}.")
     if args.out.is_dir():
         raise ConfigError(f"--out {args.out}: is a folder; give a file name ending in .gif.")
+    entry = ENV_CATALOG.get(args.env)
+    if entry is None:
+        import difflib
+
+        close = difflib.get_close_matches(args.env, list(ENV_CATALOG), n=3)
+        raise ConfigError(f"unknown environment {args.env!r}; "
+                          + (f"did you mean {', '.join(close)}?" if close else "see `mixmo envs`."))
+    if entry.needs and importlib.util.find_spec(entry.needs) is None:
+        raise ConfigError(f"{args.env} needs the {entry.needs} extra: pip install \"mixmo[{entry.needs}]\".")
+    created = _make_parent(args.out)
     try:
-        env = envs.make(args.env)
-    except ValueError as error:
-        raise ConfigError(f"{error} (see `mixmo envs`)") from None
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ConfigError(f"--out {args.out}: cannot create its folder ({error.strerror}).") from None
-    if not os.access(args.out.parent, os.W_OK):
-        raise ConfigError(f"--out {args.out}: {args.out.parent} is not writable; choose a writable path.")
-    with files.atomic_file(args.out) as partial:
-        rollout_gif(env, jax.random.key(args.seed), args.steps, partial, policy=args.policy, upscale=args.upscale)
-    print(f"wrote {args.out} ({args.steps} steps of {args.env}, {args.policy} policy)")
+        with files.atomic_file(args.out) as partial:
+            try:  # before any work: can the GIF be written there?
+                partial.touch()
+            except OSError as error:
+                raise ConfigError(f"--out {args.out}: cannot write there ({error.strerror}); choose a writable "
+                                  "path.") from None
+            _write_gif(args, partial)
+    except BaseException:
+        for folder in created:  # folders made for --out, now empty again
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    print(f"wrote {args.out} ({args.steps} step{'' if args.steps == 1 else 's'} of {args.env}, {args.policy} policy)")
     return 0
+
+
+def _make_parent(path: Path) -> list[Path]:
+    """Create the folder of `path`; returns the folders created, innermost first. Raises `ConfigError`."""
+    from mixmo.experiments import ConfigError
+
+    missing, folder = [], path.parent.absolute()
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"--out {path}: cannot create its folder ({error.strerror}); choose a writable "
+                          "path.") from None
+    return missing
+
+
+def _write_gif(args, path: Path) -> None:
+    import jax
+
+    from mixmo import envs
+    from mixmo.envs.render import rollout_gif
+
+    env = envs.make(args.env)
+    rollout_gif(env, jax.random.key(args.seed), args.steps, path, policy=args.policy, upscale=args.upscale)
 
 
 def _with_budget_flags(args, experiment) -> dict[str, str]:
@@ -221,18 +260,22 @@ def _sweep(args, console: Console) -> int:
     fixed = _with_budget_flags(args, experiments.get(args.name))
     points = sweep.expand(args.name, fixed, grid)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = output.prepare_out_dir(args.out or Path("results") / "sweeps" / args.name / stamp)
-    with runner.progress_bar(args.quiet) as bar:
-        task = bar.add_task(f"{args.name}: grid points", total=len(points))
-        advance = lambda: bar.advance(task)  # noqa: E731
-        if args.executor == "ray":
-            outcomes = sweep.run_ray(args.name, points, grid, advance, args.address)
-        else:
-            outcomes = sweep.run_local(args.name, points, grid, advance)
-    table = sweep.combine(outcomes)
-    meta = {"experiment": args.name, "executor": args.executor, "grid": args.grid, "grid_keys": list(grid[0]),
-            "fixed": fixed, "points": points}
-    written = sweep.write_sweep(table, outcomes, meta, out_dir)
+    claimed = output.prepare_out_dir(args.out or Path("results") / "sweeps" / args.name / stamp)
+    try:
+        with runner.progress_bar(args.quiet) as bar:
+            task = bar.add_task(f"{args.name}: grid points", total=len(points))
+            advance = lambda: bar.advance(task)  # noqa: E731
+            if args.executor == "ray":
+                outcomes = sweep.run_ray(args.name, points, grid, advance, args.address)
+            else:
+                outcomes = sweep.run_local(args.name, points, grid, advance)
+        table = sweep.combine(outcomes)
+        meta = {"experiment": args.name, "executor": args.executor, "grid": args.grid, "grid_keys": list(grid[0]),
+                "fixed": fixed, "points": points}
+        written = sweep.write_sweep(table, outcomes, meta, claimed.path)
+    except BaseException:
+        claimed.discard()
+        raise
     failed = sum(o.error is not None for o in outcomes)
     print(sweep.markdown_table(table))
     print(f"sweep: {written}/ ({len(outcomes)} points, {failed} failed)")
@@ -255,7 +298,7 @@ def _resume_config(experiment, run_dir: Path):
 def _run_with_context(args, experiment, config, out_dir: Path, progress) -> int | tuple:
     """Run an experiment that keeps checkpoints/logs in its results folder (the RL experiments)."""
     from mixmo import rl
-    from mixmo.app import runner
+    from mixmo.app import output, runner
     from mixmo.experiments import ConfigError
 
     try:
@@ -269,12 +312,27 @@ def _run_with_context(args, experiment, config, out_dir: Path, progress) -> int 
     except rl.NonFiniteError as error:
         print(f"mixmo: stopped: {error}", file=sys.stderr)
         return 1
+    except rl.CheckpointError as error:
+        where = error.path if error.path.is_dir() else error.path.parent
+        raise ConfigError(f"--resume {out_dir}: {error}: delete {where} to restart that run from scratch, or "
+                          f"the whole {out_dir}.") from None
     except rl.TrainingInterrupted as error:
         print(f"mixmo: interrupted ({error}); {resume_hint}", file=sys.stderr)
         return 128 + error.signum
     except KeyboardInterrupt:
-        print(f"mixmo: interrupted; checkpoints are in {out_dir}; {resume_hint}", file=sys.stderr)
+        if output.resumable(out_dir):
+            print(f"mixmo: interrupted; the checkpoints so far are in {out_dir}/checkpoints; {resume_hint}",
+                  file=sys.stderr)
+        elif args.resume:
+            print(f"mixmo: interrupted before a new checkpoint; {out_dir} is as it was; {resume_hint}",
+                  file=sys.stderr)
+        else:
+            raise _NothingKept() from None
         return 130
+
+
+class _NothingKept(KeyboardInterrupt):
+    """Interrupted before the first checkpoint: the run's folder is removed (nothing to resume)."""
 
 
 def _show_config(resolved, as_json: bool) -> int:
@@ -296,10 +354,10 @@ def _run(args, console: Console) -> int:
     from mixmo.experiments.method_ids import DISPLAY
 
     experiment = experiments.get(args.name)
-    if (args.resume or args.logger) and not experiment.run_folder:
+    if (args.resume or args.logger or args.keep_checkpoints) and not experiment.run_folder:
         rl_names = sorted(e.name for e in experiments.load_all().values() if e.run_folder)
-        raise ConfigError(f"--resume and --logger are for the RL experiments ({', '.join(rl_names)}), "
-                          f"not {args.name}.")
+        raise ConfigError(f"--resume, --logger and --keep-checkpoints are for the RL experiments "
+                          f"({', '.join(rl_names)}), not {args.name}.")
     if args.json and not args.show_config:
         raise ConfigError("--json goes with --show-config; add --show-config.")
     if args.resume:
@@ -316,21 +374,51 @@ def _run(args, console: Console) -> int:
     if args.show_config:
         return _show_config(resolved, args.json)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    out_dir = args.resume or output.prepare_out_dir(args.out or Path("results") / args.name / stamp)
-
-    with runner.progress_bar(args.quiet) as bar:
-        progress, _ = runner.progress_callback(bar, args.name)
-        if experiment.run_folder:
-            outcome = _run_with_context(args, experiment, config, out_dir, progress)
-            if isinstance(outcome, int):
-                return outcome
-            (results,) = outcome
-        else:
-            results = experiment.run(config, progress)
-    console.print(output.summary_table(results, args.name, DISPLAY))
-    written = output.write_results(results, config, out_dir, args.name)
-    console.print(f"results: {written}/ (report.md, summary.json, metrics.csv, figures)", highlight=False)
+    # a new folder is made before any work, and taken back if the run ends without results or checkpoints
+    claimed = None if args.resume else output.prepare_out_dir(args.out or Path("results") / args.name / stamp)
+    out_dir = args.resume or claimed.path
+    keep = False
+    try:
+        with runner.progress_bar(args.quiet) as bar:
+            progress, _ = runner.progress_callback(bar, args.name)
+            if experiment.run_folder:
+                outcome = _run_with_context(args, experiment, config, out_dir, progress)
+                if isinstance(outcome, int):
+                    keep = True  # stopped: the checkpoints stay for --resume or inspection
+                    return outcome
+                (results,) = outcome
+            else:
+                results = experiment.run(config, progress)
+        table = output.summary_table(results, args.name, DISPLAY, runs=_runs(experiment, config))
+        output.print_table(console, table)
+        for note in results.notes:
+            console.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
+        written = output.write_results(results, config, out_dir, args.name)
+        keep = True
+    except _NothingKept:
+        print(f"mixmo: interrupted before the first checkpoint; nothing to resume, {out_dir} removed.",
+              file=sys.stderr)
+        return 130
+    finally:
+        if not keep and claimed is not None and not (experiment.run_folder and output.resumable(out_dir)):
+            claimed.discard()
+    if experiment.run_folder and not args.keep_checkpoints:
+        output.drop_checkpoints(out_dir)
+    kept = ", checkpoints/" if args.keep_checkpoints else ""
+    policies = ", policies/" if (out_dir / "policies").is_dir() else ""
+    console.print(f"results: {written}/ (report.md, summary.json, metrics.csv, figures{policies}{kept})",
+                  highlight=False, soft_wrap=True)
     return 0
+
+
+def _runs(experiment, config) -> int | None:
+    """The experiment's number of independent runs (its seeds setting), if it has one."""
+    from mixmo import config as config_tree
+
+    if experiment.seeds_key is None:
+        return None
+    value = config_tree.get(config, experiment.seeds_key)
+    return value if isinstance(value, int) else None
 
 
 def _reproduce(args, argv: list[str] | None) -> int:

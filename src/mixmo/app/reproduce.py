@@ -61,18 +61,26 @@ def prepare(out_dir: Path, meta: dict, resume: bool) -> dict[str, dict]:
     record = out_dir / "reproduce.json"
     if not resume:
         output.prepare_out_dir(out_dir)
-        out_dir.mkdir(exist_ok=True)
         return {}
     if not record.is_file():
         raise ConfigError(f"--resume {out_dir}: no reproduce.json there; give the --out folder of an earlier "
                           "`mixmo reproduce` run, or drop --resume.")
-    earlier = json.loads(record.read_text())
+    try:
+        earlier = json.loads(record.read_text())
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{record} is damaged (not JSON: {error.msg} at line {error.lineno}); start a new run "
+                          "with another --out.") from None
+    try:
+        timings = json.loads((out_dir / "timings.json").read_text()).get("experiments", {})
+    except (OSError, ValueError, AttributeError):
+        timings = {}  # wall times are only for the report
     mismatched = [k for k in meta if earlier.get(k) != meta[k]]
     if mismatched:
         used = ", ".join(f"{k}={earlier.get(k)!r}" for k in mismatched)
         raise ConfigError(f"--resume {out_dir}: that run used {used}; resume it with the same paper, --budget "
                           "and --seeds.")
-    return {item["name"]: item for item in earlier.get("experiments", [])}
+    return {item["name"]: {**item, "wall_s": float(timings.get(item["name"], 0.0))}
+            for item in earlier.get("experiments", [])}
 
 
 def run_one(experiment: Experiment, presets: list[str], overrides: dict[str, str], out_dir: Path, bar, *,
@@ -101,6 +109,7 @@ def run_one(experiment: Experiment, presets: list[str], overrides: dict[str, str
                 shutil.rmtree(work, ignore_errors=True)
             results = runner.run_in_folder(experiment, config, progress, work, resume=again)
             output.write_results(results, config, work, name)
+            output.drop_checkpoints(work)  # finished: the final policies stay in policies/
             work.rename(target)
         else:
             results = experiment.run(config, progress)
@@ -119,11 +128,15 @@ def run_one(experiment: Experiment, presets: list[str], overrides: dict[str, str
     return outcome
 
 
-def record(out_dir: Path, meta: dict, outcomes: list[Outcome]) -> None:
-    """Write `OUT/reproduce.json` (atomically): the run's settings and every outcome so far."""
-    items = [{**dataclasses.asdict(o), "verdicts": verdicts.count(o.claims)} for o in outcomes]
+def record(out_dir: Path, meta: dict, outcomes: list[Outcome], wall_s: float = 0.0) -> None:
+    """Write `OUT/reproduce.json` (atomically): the run's settings and every outcome so far — the same bytes for
+    the same settings on the same machine — and `OUT/timings.json`: the wall times, which vary."""
+    items = [{**{k: v for k, v in dataclasses.asdict(o).items() if k != "wall_s"}, "verdicts": verdicts.count(o.claims)}
+             for o in outcomes]
     files.write_text(out_dir / "reproduce.json", json.dumps({**meta, "experiments": items}, indent=2,
                                                              ensure_ascii=False) + "\n")
+    timings = {"wall_s": wall_s, "experiments": {o.name: o.wall_s for o in outcomes}}
+    files.write_text(out_dir / "timings.json", json.dumps(timings, indent=2) + "\n")
 
 
 def _same_config(work: Path, experiment: Experiment, config) -> bool:
@@ -164,7 +177,7 @@ def reproduce(paper: str, budget: str, out_dir: Path, *, seeds: int | None = Non
     earlier = prepare(out_dir, meta, resume)
     outcomes, start = [], time.perf_counter()
     if not resume:
-        record(out_dir, {**meta, "wall_s": 0.0}, outcomes)  # from the start, so that --resume finds the run
+        record(out_dir, meta, outcomes)  # from the start, so that --resume finds the run
     with runner.progress_bar(quiet) as bar:
         overall = bar.add_task(f"reproduce {paper} ({budget}): experiments", total=len(selected))
         for name in selected:
@@ -180,7 +193,7 @@ def reproduce(paper: str, budget: str, out_dir: Path, *, seeds: int | None = Non
                 outcome = run_one(experiment, presets, overrides, out_dir, bar, resume=resume,
                                   earlier=earlier.get(name))
             outcomes.append(outcome)
-            record(out_dir, {**meta, "wall_s": time.perf_counter() - start}, outcomes)
+            record(out_dir, meta, outcomes, time.perf_counter() - start)
             bar.advance(overall)
             if not quiet:
                 counts = ", ".join(f"{n} {v}" for v, n in verdicts.count(outcome.claims).items() if n)

@@ -115,18 +115,35 @@ def _section(outcome: Outcome) -> list[str]:
 
 
 def verdict_figure(outcomes: list[Outcome]):
-    """Horizontal stacked bars: each experiment's claims by verdict (failed experiments marked)."""
+    """Horizontal stacked bars, one per experiment: the fraction of its claims with each verdict, the count
+    written on each part and the total at the end (so an experiment with many claims does not squash the
+    others); failed, skipped and claimless experiments say so on an empty bar."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(outcomes) + 1.4))
-    labels = [o.name + (f" ({o.status})" if o.status in ("failed", "skipped") else "") for o in outcomes]
-    left = [0] * len(outcomes)
+    fig, ax = plt.subplots(figsize=(9, 0.38 * len(outcomes) + 1.5))
+    labels = [o.name for o in outcomes]
+    counts = [verdicts.count(o.claims) for o in outcomes]
+    totals = [sum(c.values()) for c in counts]
+    left = [0.0] * len(outcomes)
     for verdict in VERDICTS:
-        widths = [verdicts.count(o.claims)[verdict] for o in outcomes]
-        ax.barh(labels, widths, left=left, color=COLOURS[verdict], label=verdict, edgecolor="white")
+        widths = [c[verdict] / total if total else 0.0 for c, total in zip(counts, totals)]
+        bars = ax.barh(labels, widths, left=left, color=COLOURS[verdict], label=verdict, edgecolor="white")
+        for bar, c, width in zip(bars, counts, widths):
+            if c[verdict] and width >= 0.04:
+                ax.text(bar.get_x() + width / 2, bar.get_y() + bar.get_height() / 2, str(c[verdict]),
+                        ha="center", va="center", fontsize=7)
         left = [a + b for a, b in zip(left, widths)]
+    for y, (outcome, total) in enumerate(zip(outcomes, totals)):
+        if outcome.status in ("failed", "skipped"):
+            text = outcome.status
+        else:
+            text = f"{total} claim{'' if total == 1 else 's'}" if total else "no claims"
+        ax.text(1.01 if total else 0.01, y, text, va="center", fontsize=7,
+                color="black" if total else "dimgrey")
+    ax.set_xlim(0, 1.12)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "25%", "50%", "75%", "100%"])
     ax.invert_yaxis()
-    ax.set_xlabel("claims")
+    ax.set_xlabel("share of the experiment's claims (numbers on the bars: claims)")
     ax.legend(ncol=4, fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     fig.tight_layout()
     return fig

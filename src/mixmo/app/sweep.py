@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +128,15 @@ def run_ray(name: str, points: list[dict], grid: list[dict], advance, address: s
         import ray
     except ImportError:
         raise ConfigError('--executor ray needs Ray: pip install "mixmo[ray]".') from None
+    with warnings.catch_warnings():
+        # Ray starts its helper processes by fork + exec from this process, where JAX is loaded; they exec at
+        # once, so JAX's "os.fork() was called ..." warning (about forked children that go on running JAX) does
+        # not apply, and it is not shown
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called", category=RuntimeWarning)
+        return _run_ray(ray, name, points, grid, advance, address)
+
+
+def _run_ray(ray, name: str, points: list[dict], grid: list[dict], advance, address: str | None):
     started_here = not ray.is_initialized()
     if started_here:
         env = {FAULTS_ENV: os.environ[FAULTS_ENV]} if FAULTS_ENV in os.environ else {}

@@ -17,17 +17,27 @@ Example:
     (True, False)
 """
 
-from mixmo.envs._base import MultiAgentEnv as MultiAgentEnv
-from mixmo.envs._pettingzoo import to_pettingzoo as to_pettingzoo
-from mixmo.envs._spaces import Box as Box
-from mixmo.envs._spaces import Discrete as Discrete
-from mixmo.envs.cleanup import CleanupEnv as CleanupEnv
-from mixmo.envs.cleanup import CleanupParams as CleanupParams
-from mixmo.envs.coins import CoinsEnv as CoinsEnv
-from mixmo.envs.coins import CoinsParams as CoinsParams
-from mixmo.envs.harvest import HarvestEnv as HarvestEnv
-from mixmo.envs.harvest import HarvestParams as HarvestParams
-from mixmo.envs.registry import make as make
-from mixmo.envs.registry import registered_envs as registered_envs
-from mixmo.envs.trust_your_brother import TrustYourBrotherEnv as TrustYourBrotherEnv
-from mixmo.envs.trust_your_brother import TrustYourBrotherParams as TrustYourBrotherParams
+import importlib
+
+# Names are imported on first use (PEP 562), so `mixmo envs` and `mixmo.envs.catalog` do not pay for JAX.
+_NAMES = {
+    "MultiAgentEnv": "mixmo.envs._base", "to_pettingzoo": "mixmo.envs._pettingzoo", "Box": "mixmo.envs._spaces",
+    "Discrete": "mixmo.envs._spaces", "CleanupEnv": "mixmo.envs.cleanup", "CleanupParams": "mixmo.envs.cleanup",
+    "CoinsEnv": "mixmo.envs.coins", "CoinsParams": "mixmo.envs.coins", "HarvestEnv": "mixmo.envs.harvest",
+    "HarvestParams": "mixmo.envs.harvest", "make": "mixmo.envs.registry", "registered_envs": "mixmo.envs.catalog",
+    "TrustYourBrotherEnv": "mixmo.envs.trust_your_brother",
+    "TrustYourBrotherParams": "mixmo.envs.trust_your_brother",
+}
+__all__ = list(_NAMES)
+
+
+def __getattr__(name):
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module 'mixmo.envs' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

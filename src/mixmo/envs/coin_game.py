@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mixmo.envs._quiet import quiet_stdout
 from mixmo.envs import render
 from mixmo.envs._base import MultiAgentEnv, Transition
 from mixmo.envs._spaces import Box, Discrete
@@ -69,7 +70,8 @@ class CoinGameEnv(MultiAgentEnv):
         shared_rewards: bool = False,
     ):
         try:
-            from jaxmarl.environments.coin_game.coin_game import CoinGame
+            with quiet_stdout():  # JaxMARL prints on import
+                from jaxmarl.environments.coin_game.coin_game import CoinGame
         except ImportError as err:
             raise ImportError(
                 "the 'coin_game' environment wraps JaxMARL's; install it with `pip install jaxmarl`."

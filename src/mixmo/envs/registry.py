@@ -15,6 +15,8 @@ import inspect
 from typing import Any, Callable, NamedTuple
 
 from mixmo.envs._base import MultiAgentEnv
+from mixmo.envs.catalog import ENV_CATALOG
+from mixmo.envs.catalog import registered_envs as registered_envs
 from mixmo.envs.cleanup import CleanupEnv, CleanupParams, cleanup_10x10, mini_cleanup
 from mixmo.envs.coins import CoinsEnv, CoinsParams
 from mixmo.envs.harvest import HarvestEnv, HarvestParams, harvest_patch
@@ -32,29 +34,21 @@ class _Entry(NamedTuple):
     factory: Callable[..., MultiAgentEnv]
     params: type | None  # the params NamedTuple, for keyword overrides
     options: Callable[..., Any]  # the callable whose signature lists the constructor options
-    summary: str
 
 
 _REGISTRY: dict[str, _Entry] = {
-    "cleanup": _Entry(CleanupEnv, CleanupParams, CleanupEnv, "Cleanup, 5 agents, 25 x 18 (public goods)"),
-    "harvest": _Entry(HarvestEnv, HarvestParams, HarvestEnv, "Harvest, 5 agents, 16 x 38 (common pool)"),
-    "coins": _Entry(CoinsEnv, CoinsParams, CoinsEnv, "Coins, D3C's 5 x 5 variant, 2 agents"),
-    "trust_your_brother": _Entry(
-        TrustYourBrotherEnv, TrustYourBrotherParams, TrustYourBrotherEnv, "predator and 2 prey on a ring of 6"
-    ),
-    "mini_cleanup": _Entry(mini_cleanup, CleanupParams, CleanupEnv, "LIO's 7 x 7 Cleanup, 2 agents"),
-    "cleanup_10x10": _Entry(cleanup_10x10, CleanupParams, CleanupEnv, "LIO's 10 x 10 Cleanup, 2 agents"),
-    "harvest_patch": _Entry(harvest_patch, HarvestParams, HarvestEnv, "Harvest with six apple patches"),
-    "coin_game": _Entry(_coin_game, None, None, "JaxMARL's 3 x 3 torus coin game (needs jaxmarl)"),
-    "selfish_mmm2": _Entry(selfish_mmm2, SMAXParams, selfish_mmm2,
-                           "Selfish-MMM2: SMAX MMM2 with Medivacs, 10 agents, selfish rewards (needs jaxmarl)"),
-    "mmm2": _Entry(mmm2, SMAXParams, mmm2, "SMAX MMM2 with Medivacs, 10 agents, shared team reward (needs jaxmarl)"),
+    "cleanup": _Entry(CleanupEnv, CleanupParams, CleanupEnv),
+    "harvest": _Entry(HarvestEnv, HarvestParams, HarvestEnv),
+    "coins": _Entry(CoinsEnv, CoinsParams, CoinsEnv),
+    "trust_your_brother": _Entry(TrustYourBrotherEnv, TrustYourBrotherParams, TrustYourBrotherEnv),
+    "mini_cleanup": _Entry(mini_cleanup, CleanupParams, CleanupEnv),
+    "cleanup_10x10": _Entry(cleanup_10x10, CleanupParams, CleanupEnv),
+    "harvest_patch": _Entry(harvest_patch, HarvestParams, HarvestEnv),
+    "coin_game": _Entry(_coin_game, None, None),
+    "selfish_mmm2": _Entry(selfish_mmm2, SMAXParams, selfish_mmm2),
+    "mmm2": _Entry(mmm2, SMAXParams, mmm2),
 }
-
-
-def registered_envs() -> dict[str, str]:
-    """Known environment names, each with a one-line description."""
-    return {name: entry.summary for name, entry in _REGISTRY.items()}
+assert set(_REGISTRY) == set(ENV_CATALOG), "mixmo.envs.catalog lists every registered environment"
 
 
 def make(name: str, **options: Any) -> MultiAgentEnv:
@@ -67,6 +61,7 @@ def make(name: str, **options: Any) -> MultiAgentEnv:
 
     Raises:
         ValueError: unknown name or option, naming the known ones.
+        ImportError: the environment needs an optional extra that is not installed (the message says which).
 
     Example:
         >>> env = make("cleanup", max_steps=100)

@@ -5,7 +5,9 @@ drawing code (pure ``jnp``, so whole rollouts render under ``vmap``) and the hel
 ``mixmo render`` command uses:
 
 - ``rollout_frames(env, key, steps, policy="random")``: the frames of one rollout;
-- ``rollout_gif(env, key, steps, path, policy="random", fps=8)``: write them as a GIF;
+- ``legend(env)``: what the colours of its pictures mean; ``annotate(frames, legend)``: each frame with a
+  step counter and that legend beneath it (pure: arrays in, arrays out);
+- ``rollout_gif(env, key, steps, path, policy="random", fps=8)``: write annotated frames as a GIF;
 - ``save_png(env, key, path)``: the first frame as a PNG.
 
 Colours follow the original SSD renderer in spirit (green apples, brown waste, blue river,
@@ -34,6 +36,8 @@ STREAM = (30, 60, 150)
 FIRE_BEAM = (250, 230, 60)
 CLEAN_BEAM = (120, 250, 250)
 TABLE = (110, 70, 40)
+PREDATOR = (220, 50, 50)  # Trust-Your-Brother
+PREY = np.array([(30, 60, 200), (120, 190, 255)], np.uint8)
 MARK = (255, 255, 255)
 AGENT_COLOURS = np.array(
     [
@@ -158,6 +162,71 @@ def rollout_frames(env: Any, key: jax.Array, steps: int, policy: str = "random")
     return np.stack([env.render(jax.tree.map(lambda x: x[i], states)) for i in range(steps + 1)])
 
 
+LegendEntry = tuple[str, tuple[int, int, int]]
+
+
+def legend(env: Any) -> list[LegendEntry]:
+    """What the colours of ``env``'s pictures mean: ``[(label, rgb), ...]``, agents first."""
+    kind = type(env).__name__
+    if kind == "TrustYourBrotherEnv":
+        return [(f"prey {i}", tuple(int(c) for c in rgb)) for i, rgb in enumerate(PREY)] + [("predator", PREDATOR)]
+    if kind == "SMAXCombatEnv":
+        from mixmo.envs._medivac import MARAUDER, MEDIVAC
+        from mixmo.envs._smax_render import ALLY, ENEMY
+
+        return [(f"{side} {unit}", tuple(table[k])) for side, table in (("ally", ALLY), ("enemy", ENEMY))
+                for unit, k in (("Marine", "other"), ("Marauder", MARAUDER), ("Medivac", MEDIVAC))]
+    agents = [(f"agent {i}", tuple(int(c) for c in AGENT_COLOURS[i % len(AGENT_COLOURS)]))
+              for i in range(int(getattr(env, "num_agents", 0)))]
+    if kind == "CleanupEnv":
+        return agents + [("apple", APPLE), ("waste", WASTE), ("river", RIVER), ("penalty beam", FIRE_BEAM),
+                         ("cleaning beam", CLEAN_BEAM), ("wall", WALL)]
+    if kind == "HarvestEnv":
+        return agents + [("apple", APPLE), ("penalty beam", FIRE_BEAM), ("wall", WALL)]
+    if kind in ("CoinsEnv", "CoinGameEnv"):
+        return agents + [("disc: a coin of that colour", MARK)]
+    return agents
+
+
+def annotate(frames: np.ndarray, entries: list[LegendEntry], first_step: int = 0) -> np.ndarray:
+    """Each frame with a panel beneath it: "step k / N" and a colour key of `entries` (pure; frames
+    ``(T, H, W, 3)`` uint8 in, ``(T, H', W', 3)`` out, the picture unchanged at the top left)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    frames = np.asarray(frames)
+    count, height, width = frames.shape[:3]
+    font = ImageFont.load_default()
+    line = 12
+    panel_width = max(width, 180)
+    # lay the key out in rows that fit the width
+    rows, x = [[]], 0
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    for label, rgb in entries:
+        item = 12 + int(probe.textlength(label, font=font)) + 10
+        if rows[-1] and x + item > panel_width - 4:
+            rows.append([])
+            x = 0
+        rows[-1].append((x, label, rgb))
+        x += item
+    panel = line * (1 + len(rows)) + 6
+    base = Image.new("RGB", (panel_width, height + panel), FLOOR)
+    draw = ImageDraw.Draw(base)
+    for r, row in enumerate(rows):
+        y = height + 3 + line * (1 + r)
+        for x, label, rgb in row:
+            draw.rectangle([x + 4, y + 2, x + 12, y + 10], fill=tuple(int(c) for c in rgb), outline=MARK)
+            draw.text((x + 16, y), label, fill=MARK, font=font)
+    key = np.asarray(base)
+    out = np.repeat(key[None], count, axis=0)
+    out[:, :height, :width] = frames
+    last = first_step + count - 1
+    for t in range(count):
+        image = Image.fromarray(out[t])
+        ImageDraw.Draw(image).text((4, height + 3), f"step {first_step + t} / {last}", fill=MARK, font=font)
+        out[t] = np.asarray(image)
+    return out
+
+
 def _enlarge(frame: np.ndarray, upscale: int) -> np.ndarray:
     if upscale < 1:
         raise ValueError(f"upscale must be a positive integer, got {upscale}.")
@@ -172,14 +241,18 @@ def rollout_gif(
     policy: str = "random",
     fps: int = 8,
     upscale: int = 1,
+    annotated: bool = True,
 ) -> Path:
     """Write an animated GIF of a rollout (see ``rollout_frames``); returns the path.
 
-    ``upscale`` enlarges every pixel to an ``upscale x upscale`` block.
+    ``upscale`` enlarges every pixel to an ``upscale x upscale`` block; ``annotated`` adds the step counter and
+    the colour key beneath each frame (``annotate``).
     """
     from PIL import Image
 
     frames = _enlarge(rollout_frames(env, key, steps, policy), upscale)
+    if annotated:
+        frames = annotate(frames, legend(env))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     images = [Image.fromarray(f) for f in frames]

@@ -56,6 +56,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mixmo.envs._quiet import quiet_stdout
 from mixmo.envs._base import MultiAgentEnv, Transition
 from mixmo.envs._spaces import Box, Discrete
 from mixmo.envs.coin_game import _jaxmarl_numpy
@@ -108,12 +109,13 @@ class SMAXCombatEnv(MultiAgentEnv):
         if reward not in REWARDS:
             raise ValueError(f"reward must be one of {REWARDS}, got {reward!r}.")
         try:
-            from jaxmarl.environments.smax.heuristic_enemy import (
-                create_heuristic_policy,
-                get_heuristic_policy_initial_state,
-            )
+            with quiet_stdout():  # JaxMARL prints on import
+                from jaxmarl.environments.smax.heuristic_enemy import (
+                    create_heuristic_policy,
+                    get_heuristic_policy_initial_state,
+                )
 
-            from mixmo.envs._medivac import MedivacSMAX
+                from mixmo.envs._medivac import MedivacSMAX
         except ImportError as err:
             raise ImportError(f"the '{self.name}' environment builds on JaxMARL's SMAX; install it with "
                               "`pip install jaxmarl` (or the `jaxmarl` extra of mixmo).") from err

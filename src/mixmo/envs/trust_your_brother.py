@@ -51,8 +51,8 @@ STAY, CLOCKWISE, COUNTER_CLOCKWISE = 0, 1, 2
 _STEP = np.array([0, 1, -1], np.int32)
 # where ring cells sit on a 3 x 4 picture around a 1 x 2 table, clockwise from the top left
 _RING_CELLS = np.array([[0, 1], [0, 2], [1, 3], [2, 2], [2, 1], [1, 0]], np.int32)
-PREDATOR_COLOUR = (220, 50, 50)
-PREY_COLOURS = np.array([(30, 60, 200), (120, 190, 255)], np.uint8)
+PREDATOR_COLOUR = render.PREDATOR
+PREY_COLOURS = render.PREY
 
 
 class TrustYourBrotherParams(NamedTuple):

@@ -39,8 +39,13 @@ def mean_and_ci(row: dict, key: str, values) -> None:
     row[key], row[f"{key}_ci95"] = float(mean), float(half)
 
 
-def fmt(mean: float, half: float | None = None, digits: int = 3) -> str:
-    """'mean ± half' (or just 'mean') for tables."""
+def fmt(mean: float, half: float | None = None, digits: int = 3, runs: int | None = None) -> str:
+    """'mean ± half' (or just 'mean') for tables; 'mean ± n/a' when `runs` is 1 (one run has no interval); '–'
+    without a value (NaN: e.g. no run settled)."""
+    if not np.isfinite(mean):
+        return "–"
     if half is None:
         return f"{mean:.{digits}f}"
+    if runs is not None and runs < 2:
+        return f"{mean:.{digits}f} ± n/a"
     return f"{mean:.{digits}f} ± {half:.{digits}f}"

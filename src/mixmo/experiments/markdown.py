@@ -18,3 +18,12 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
 def config_block(config) -> list[str]:
     """The report's closing "Configuration" section: the resolved configuration tree as JSON."""
     return ["## Configuration", "", "```json", json.dumps(config_tree.to_dict(config), indent=2), "```"]
+
+
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """'1 seed', '3 seeds' (`plural_form` for irregular nouns).
+
+    >>> plural(1, "seed"), plural(2, "run")
+    ('1 seed', '2 runs')
+    """
+    return f"{count:,} {noun if count == 1 else plural_form or noun + 's'}"

@@ -58,6 +58,10 @@ class Results:
         report: the Markdown report body (measured numbers beside the paper's).
         table_columns: the summary columns shown in the terminal table, in order.
         claims: the paper's numbers beside ours with a verdict each (for `mixmo reproduce`).
+        timings: wall times and other measurements that differ between identical runs -> `timings.json` (kept
+            out of `summary.json`, `claims.json` and `metrics.csv`, which the same settings reproduce byte for
+            byte).
+        notes: one-line remarks the command line prints under the table (e.g. why a value is missing).
     """
 
     summary: pd.DataFrame
@@ -66,6 +70,8 @@ class Results:
     report: str = ""
     table_columns: list[str] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
+    timings: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ end-of-training window means."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -62,7 +63,8 @@ def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], co
     loggers = open_loggers(context, label)
     trainers = {run_id: make_trainer(run_id) for run_id in run_ids}
     updates = {run_id: trainer.config.num_updates for run_id, trainer in trainers.items()}
-    advance = progress(f"updates ({len(run_ids)} runs x {max(updates.values())})", sum(updates.values()))
+    runs = f"{len(run_ids)} run{'' if len(run_ids) == 1 else 's'}"
+    advance = progress(f"updates ({runs} × {max(updates.values())})", sum(updates.values()))
     states, histories, seconds = {}, {}, {}
     try:
         for run_id, trainer in trainers.items():
@@ -79,7 +81,56 @@ def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], co
     finally:
         for logger in loggers:
             logger.finish()
+    if context.run_dir is not None:
+        save_policies(context.run_dir / "policies", states)
     return states, histories, seconds
+
+
+def save_policies(folder: Path, states: dict) -> None:
+    """Write each run's final policies (every seed: a leading seed axis) to `folder/<run id>.eqx` in equinox's
+    leaf format; read one back with `equinox.tree_deserialise_leaves(path, like)` given a policy of the same
+    structure (e.g. the `policy` of `jax.vmap(trainer.init)(keys)`)."""
+    import equinox as eqx
+
+    from mixmo.app import files
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for run_id, state in states.items():
+        with files.atomic_file(folder / f"{run_id}.eqx") as partial:
+            eqx.tree_serialise_leaves(partial, state.policy)
+
+
+def episode_notes(histories: dict[str, dict[str, np.ndarray]], window: float, *, max_steps: int, num_envs: int,
+                  steps_per_env: int, steps_key: str) -> list[str]:
+    """One-line notes for runs whose summary lacks finished episodes, with the budget that would give them:
+    seeds in which no episode ended at all (their values are missing), and seeds in which none ended in the
+    averaging window (their values come from the last update in which one did)."""
+    none, outside = [], []
+    for run_id, history in histories.items():
+        episodes = history["episodes"]  # (seeds, updates)
+        seeds, updates = episodes.shape
+        first = updates - max(1, int(round(window * updates)))
+        never = int((episodes.sum(axis=1) == 0).sum())
+        late = int((episodes[:, first:].sum(axis=1) == 0).sum()) - never
+        if never:
+            none.append(f"{run_id} ({never} of {seeds} seed{'' if seeds == 1 else 's'})")
+        if late:
+            outside.append(f"{run_id} ({late} of {seeds} seed{'' if seeds == 1 else 's'})")
+    if not none and not outside:
+        return []
+    one = max_steps * num_envs
+    in_window = math.ceil(max_steps / window) * num_envs
+    budget = (f"episodes last up to {max_steps} steps and each of the {num_envs} environments ran {steps_per_env:,} "
+              f"steps; {steps_key} >= {one:,} ends an episode in every environment, >= {in_window:,} puts episode "
+              f"ends in the averaging window (the last {window:.0%} of training)")
+    notes = []
+    if none:
+        notes.append(f"no episode ended during training in {', '.join(none)}, so those values are missing (–) and "
+                     f"left out of the means and rankings: {budget}.")
+    if outside:
+        notes.append(f"no episode ended in the averaging window in {', '.join(outside)}: those values come from "
+                     f"the last update in which episodes ended; {budget}.")
+    return notes
 
 
 def log_segment(loggers, batch_steps: int, stats: tuple[str, ...]):

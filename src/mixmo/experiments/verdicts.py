@@ -12,6 +12,8 @@ Rules (a verdict is always computed from the measurement, except "not comparable
   not but its 95% interval overlaps the winner's (a statistical tie); **differs** otherwise.
 - A qualitative finding (`finding`): the caller measures whether it `holds` (and, optionally, whether it `nearly`
   holds, which gives **close**); otherwise **differs**.
+- A ratio of measured times (`ratio_band`): the median over interleaved repeats against the paper's band, with a
+  tolerance from the measured spread, so that the verdict does not flip between identical runs.
 - **not comparable**: any claim measured with a budget far below the one the paper's number needs (`shortfall`:
   less than half of it in runs, steps, ...) — the measured value is still shown — and claims the caller marks so,
   with the reason (e.g. the paper's number rests on an inconsistency).
@@ -85,26 +87,32 @@ def best(source: str, quantity: str, paper: str, values: dict[str, tuple[float, 
     """"`expected` has the highest (or, with `higher=False`, the lowest) value", measured.
 
     Args:
-        values: label -> (mean, 95% half-width); non-finite means rank last.
+        values: label -> (mean, 95% half-width); a label without a (finite) value is left out of the ranking,
+            and when it is `expected` the claim "differs" (as `number` does for a value that is not finite).
         expected: the label the paper finds best.
     """
-    def key(label):
-        mean = values[label][0]
-        return -math.inf if not math.isfinite(mean) else (mean if higher else -mean)
-
-    ranked = sorted(values, key=key, reverse=True)
-    ours = ", ".join(f"{label} {_value(*values[label], digits)}" for label in ranked[:3])
+    finite = {label: v for label, v in values.items() if math.isfinite(v[0])}  # no value: left out of the ranking
+    ranked = sorted(finite, key=lambda label: finite[label][0] if higher else -finite[label][0], reverse=True)
+    shown = [f"{label} {_value(*finite[label], digits)}" for label in ranked[:3]]
+    shown += [f"{label} no value" for label in values if label not in finite and label == expected]
+    ours = ", ".join(shown)
     if expected not in values:
         return Claim(source, quantity, paper, ours or "–", "not comparable", join(f"{expected} was not run", note))
     if budget:
-        return Claim(source, quantity, paper, ours, "not comparable", join(budget, note))
+        return Claim(source, quantity, paper, ours or "–", "not comparable", join(budget, note))
+    if expected not in finite:
+        return Claim(source, quantity, paper, ours or "–", "differs", join(f"{expected} has no value", note))
     winner = ranked[0]
     if winner == expected:
         return Claim(source, quantity, paper, ours, "reproduced", note)
-    (w_mean, w_ci), (e_mean, e_ci) = values[winner], values[expected]
-    tie = math.isfinite(e_mean) and abs(w_mean - e_mean) <= w_ci + e_ci
+    (w_mean, w_ci), (e_mean, e_ci) = finite[winner], finite[expected]
+    tie = abs(w_mean - e_mean) <= _finite(w_ci) + _finite(e_ci)
     reason = (f"{winner} is best, {expected} within the 95% intervals" if tie else f"{winner} is best")
     return Claim(source, quantity, paper, ours, "close" if tie else "differs", join(reason, note))
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else 0.0
 
 
 def finding(source: str, quantity: str, paper: str, ours: str, holds: bool, *, nearly: bool = False,
@@ -118,6 +126,39 @@ def finding(source: str, quantity: str, paper: str, ours: str, holds: bool, *, n
         return Claim(source, quantity, paper, ours, "not comparable", join(budget, note))
     verdict = "reproduced" if holds else ("close" if nearly else "differs")
     return Claim(source, quantity, paper, ours, verdict, join("" if holds else reason, note))
+
+
+MIN_RATIO_TOLERANCE = 0.1
+"""The smallest relative tolerance `ratio_band` allows, however tight the measured spread."""
+
+
+def ratio_band(source: str, quantity: str, median: float, q25: float, q75: float, *, band: tuple[float, float],
+               close_band: tuple[float, float], paper_text: str, note: str = "") -> Claim:
+    """A ratio of measured times against the paper's band, judged so that repeated runs on one machine agree.
+
+    The tolerance is relative: t = max(`MIN_RATIO_TOLERANCE`, (q75 − q25) / median), the measured spread.
+    **reproduced** when the median is within `band` widened by t (lo / (1 + t) … hi · (1 + t)); **close** when
+    within `close_band` so widened; **differs** otherwise. A noisy measurement thus widens the bands instead of
+    flipping the verdict. The claim's `ours` names the band reached, not the number (which varies between runs
+    and belongs in `timings.json`), so identical runs write identical claims.
+    """
+    if not all(math.isfinite(v) and v > 0 for v in (median, q25, q75)):
+        return Claim(source, quantity, paper_text, "not measured", "differs", join("the timing is not finite", note))
+    tolerance = max(MIN_RATIO_TOLERANCE, (q75 - q25) / median)
+
+    def within(lo_hi):
+        lo, hi = lo_hi
+        return lo / (1 + tolerance) <= median <= hi * (1 + tolerance)
+
+    lo, hi = band
+    if within(band):
+        return Claim(source, quantity, paper_text, f"{lo:g}–{hi:g}× within the measured spread", "reproduced", note)
+    side = "below" if median < lo else "above"
+    if within(close_band):
+        ours = f"{close_band[0]:g}–{close_band[1]:g}×, {side} {lo:g}–{hi:g}×"
+        return Claim(source, quantity, paper_text, ours, "close", note)
+    edge = close_band[0] if side == "below" else close_band[1]
+    return Claim(source, quantity, paper_text, f"{side} {edge:g}×", "differs", note)
 
 
 def not_comparable(source: str, quantity: str, paper: str, ours: str, reason: str) -> Claim:

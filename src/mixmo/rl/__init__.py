@@ -39,6 +39,7 @@ from mixmo.rl._ppo_loss import normalise as normalise
 from mixmo.rl._shaping import RewardShaping as RewardShaping
 from mixmo.rl._shaping import sl as sl
 from mixmo.rl._shaping import svo as svo
+from mixmo.rl._checkpoint import CheckpointError as CheckpointError
 from mixmo.rl._checkpoint import has_checkpoint as has_checkpoint
 from mixmo.rl._checkpoint import load_checkpoint as load_checkpoint
 from mixmo.rl._checkpoint import save_checkpoint as save_checkpoint

@@ -23,6 +23,14 @@ import equinox as eqx
 import numpy as np
 
 
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: a damaged file (`path` names it) or one made by another run."""
+
+    def __init__(self, message: str, path: str | Path):
+        super().__init__(message)
+        self.path = Path(path)
+
+
 def save_checkpoint(path: str | Path, state: Any, meta: dict, metrics: dict[str, np.ndarray] | None = None) -> Path:
     """Write a checkpoint folder at `path` (replacing any previous one). Returns `path`."""
     path = Path(path)
@@ -56,12 +64,35 @@ def load_checkpoint(path: str | Path, like: Any) -> tuple[Any, dict, dict[str, n
 
     Returns:
         `(state, meta, metrics)`.
+
+    Raises:
+        CheckpointError: a file is damaged (truncated, not JSON, another structure); its `path` names the file.
     """
     path = Path(path)
     if not has_checkpoint(path):
         raise FileNotFoundError(f"no checkpoint in {path} (expected state.eqx, meta.json and metrics.npz).")
-    meta = json.loads((path / "meta.json").read_text())
-    state = eqx.tree_deserialise_leaves(path / "state.eqx", like)
-    with np.load(path / "metrics.npz") as data:
-        metrics = {k: data[k] for k in data.files}
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        if not isinstance(meta, dict) or not isinstance(meta.get("updates"), int):
+            raise ValueError("no update count")
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        meta_path = path / "meta.json"
+        raise CheckpointError(f"checkpoint {meta_path} is damaged ({_why(error)})", meta_path) from None
+    try:
+        state = eqx.tree_deserialise_leaves(path / "state.eqx", like)
+    except Exception as error:  # noqa: BLE001 -- numpy/equinox raise many kinds on a truncated or foreign file
+        raise CheckpointError(f"checkpoint {path / 'state.eqx'} is damaged (truncated? {_why(error)})",
+                              path / "state.eqx") from None
+    try:
+        with np.load(path / "metrics.npz") as data:
+            metrics = {k: data[k] for k in data.files}
+    except Exception as error:  # noqa: BLE001 -- zipfile, pickle and numpy errors alike
+        raise CheckpointError(f"checkpoint {path / 'metrics.npz'} is damaged ({_why(error)})",
+                              path / "metrics.npz") from None
     return state, meta, metrics
+
+
+def _why(error: BaseException) -> str:
+    """The first line of an error's message, for one-line reports."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

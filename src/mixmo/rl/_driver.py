@@ -26,7 +26,7 @@ from typing import Callable
 import jax
 import numpy as np
 
-from mixmo.rl._checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from mixmo.rl._checkpoint import CheckpointError, has_checkpoint, load_checkpoint, save_checkpoint
 from mixmo.rl._train_state import UpdateMetrics
 from mixmo.rl._trainer import Trainer
 
@@ -154,8 +154,8 @@ def train_segments(
         states, saved, history = load_checkpoint(checkpoint_dir, states)
         for key in ("num_updates", "segment", "seeds"):
             if saved.get(key) != meta[key]:
-                raise ValueError(f"checkpoint {checkpoint_dir} was made with {key}={saved.get(key)}, this run has "
-                                 f"{meta[key]}; resume with the run's own config.json.")
+                raise CheckpointError(f"checkpoint {checkpoint_dir} was made with {key}={saved.get(key)}, this run "
+                                      f"has {meta[key]}; resume with the run's own config.json", checkpoint_dir)
         done = int(saved["updates"])
         if advance is not None and done:
             advance(done)

@@ -99,7 +99,10 @@ def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results
         figures={"win_rate": _figure(curves, all_runs)},
         report=_report(config, first, summary, timings, gif_note),
         table_columns=["win_rate", "social_welfare", "damage_dealt", "dead"],
-        claims=claims(config, summary))
+        claims=claims(config, summary), timings={"training_seconds": timings},
+        notes=rl_common.episode_notes(histories, config.run.window, max_steps=config.max_steps,
+                                      num_envs=first.num_envs, steps_per_env=first.num_updates * first.num_steps,
+                                      steps_key="ppo.total_steps"))
 
 
 def _curves(run_id: str, lam, history: dict[str, np.ndarray], first: rl.RecurrentConfig) -> pd.DataFrame:
@@ -191,7 +194,7 @@ def _report(config: SMAXConfig, first: rl.RecurrentConfig, summary: pd.DataFrame
     steps = first.num_updates * first.batch_steps
     lines = [
         "# AgA §5.3: Selfish-MMM2 (SMAX with Medivacs) — win rate against the heuristic AI", "",
-        f"{config.seeds} seeds × {steps:,} environment steps per seed per method (the paper: 1e7, "
+        f"{markdown.plural(config.seeds, 'seed')} × {steps:,} environment steps per seed per method (the paper: 1e7, "
         f"{PAPER['env_steps'] / steps:,.0f}× more). Final numbers average the episodes that ended in the last "
         f"{config.run.window:.0%} of training (sampled actions, as trained); ± is the 95% interval over seeds.", "",
         "| method | λ | win rate (ours) | win rate (paper) | social welfare | allies dead / episode | first win (update) |",

@@ -81,6 +81,8 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
     per_update = [tidy_run(run_id, lam, histories[run_id], ppo, ENV_STATS[env_name]) for run_id, lam in all_runs]
     curves = pd.concat(per_update, ignore_index=True)
     summary = _summary(curves, all_runs, config, ppo)
+    notes = rl_common.episode_notes(histories, config.run.window, max_steps=config.max_steps, num_envs=ppo.num_envs,
+                                    steps_per_env=ppo.num_updates * ppo.num_steps, steps_key="ppo.total_steps")
     gif = None
     if run_dir is not None and config.gif_steps:
         shown = "aga" if "aga" in final_policies else all_runs[-1][0]
@@ -91,9 +93,11 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
         summary=summary,
         metrics=curves,
         figures={"training_curves": _figure(curves, all_runs, env_name)},
-        report=_report(env_name, config, ppo, summary, timings, gif),
+        report=_report(env_name, config, ppo, summary, timings, gif, notes),
         table_columns=["social_welfare", "equality"] + [f"return_{i}" for i in range(config.num_agents)],
         claims=claims(env_name, config, summary),
+        timings={"training_seconds": timings},
+        notes=notes,
     )
 
 
@@ -111,6 +115,7 @@ def claims(env_name: str, config: SSDConfig, summary: pd.DataFrame) -> list[Clai
     values = {DISPLAY.get(r["method"], r["method"]): (r["social_welfare"], r["social_welfare_ci95"])
               for r in main.to_dict("records")}
     out = [verdicts.best(source, "highest social welfare", "AgA", values, "AgA", digits=2, budget=budget)]
+    main = main[np.isfinite(main.social_welfare)]  # runs without a finished episode have no value
     aga = main[main.method == "aga"]
     others = main[main.method != "aga"].sort_values("social_welfare", ascending=False)
     if aga.empty or others.empty:
@@ -194,24 +199,27 @@ def _figure(curves: pd.DataFrame, all_runs, env_name: str):
     return fig
 
 
-def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.DataFrame, timings, gif) -> str:
+def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.DataFrame, timings, gif,
+            notes: list[str]) -> str:
     paper = PAPER[env_name]
     steps = ppo.num_updates * ppo.batch_steps
     cols = ["social_welfare", "equality"] + [f"return_{i}" for i in range(config.num_agents)]
     extra = [c for c in EPISODE_STATS if c in summary] + ["policy_entropy"]
     lines = [f"# AgA paper §5.2: {env_name.capitalize()}", "",
-             f"{config.seeds} seeds per method, {steps:,} environment steps per seed (all {config.num_agents} agents "
+             f"{markdown.plural(config.seeds, 'seed')} per method, {steps:,} environment steps per seed (all {config.num_agents} agents "
              f"act every step), episodes of {config.max_steps} steps. Per seed: the mean over the episodes that "
              f"ended in the last {config.run.window:.0%} of training; then mean ± 95% CI (1.96 sd/√seeds) over seeds. "
              "policy_entropy: the agents' mean policy entropy (nats) over the same updates (uniform: "
              f"{math.log(9 if env_name == 'cleanup' else 8):.2f}).", "",
              "| method | λ | " + " | ".join(cols + extra) + " |", "|---|---|" + "---|" * len(cols + extra)]
     for row in summary.to_dict("records"):
-        cells = [_cell(row[c], row[f"{c}_ci95"]) for c in cols + extra]
+        cells = [_cell(row[c], row[f"{c}_ci95"] if config.seeds > 1 else None) for c in cols + extra]
         lines.append(f"| {DISPLAY.get(row['method'], row['method'])} | {row['setting_lam']} | " + " | ".join(cells) + " |")
     main = summary[summary.setting_lam.isin(["-", f"{config.aga.lam:g}"])]
+    missing = main[~np.isfinite(main.social_welfare)]
+    main = main[np.isfinite(main.social_welfare)]  # rankings skip methods without a value
     ranked = main.sort_values("social_welfare", ascending=False)
-    lines += ["", "## Beside the paper", ""]
+    lines += [*(["", *[f"**Note:** {note}" for note in notes]] if notes else []), "", "## Beside the paper", ""]
     if paper["aga_social_welfare"] is not None:
         lines.append(f"- Paper: AgA's mean social welfare {paper['aga_social_welfare']}, {paper['margin']}, "
                      f"after {paper['env_steps']:.0e} environment steps.")
@@ -230,6 +238,12 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
                 text += (f"; AgA {aga.social_welfare:.2f}, {diff:+.2f}{rel} against the best other method "
                          f"({DISPLAY.get(nxt.method, nxt.method)}, {nxt.social_welfare:.2f})")
         lines.append(text + ".")
+    else:
+        lines.append("- Ours: no method has a social welfare value (no episode ended; see the note above), so none is "
+                     "ranked.")
+    if len(missing) and len(ranked):
+        lines.append(f"- Without a value (no episode ended): {', '.join(DISPLAY.get(m, m) for m in missing.method)}; "
+                     "left out of the ranking.")
     agas = summary[summary.method == "aga"]
     if len(agas) > 1:
         cells = ", ".join(f"λ = {r.setting_lam}: {r.social_welfare:.2f} (equality {_num(r.equality)})"
@@ -294,8 +308,11 @@ def _num(value: float) -> str:
     return f"{value:.2f}" if math.isfinite(value) else "–"
 
 
-def _cell(mean: float, half: float) -> str:
-    return "–" if not math.isfinite(mean) else common.fmt(mean, half, 2)
+def _cell(mean: float, half: float | None) -> str:
+    """'mean ± half', 'mean ± n/a' for a single seed (`half` None), '–' without a value."""
+    if not math.isfinite(mean):
+        return "–"
+    return f"{mean:.2f} ± n/a" if half is None else common.fmt(mean, half, 2)
 
 
 def _hours(timings, steps, paper_steps) -> str:

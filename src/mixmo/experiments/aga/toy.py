@@ -24,6 +24,9 @@ PAPER_REDUCTION = 0.15  # "AgA reducing the number of steps by approximately 15%
 PAPER_TRAJECTORY_STEPS = 40  # §4.3: the AgA and AgA-Sign trajectories of Fig. 2b span 40 steps
 COLOURS = {"simul-ind": "tab:blue", "simul-co": "tab:green", "cga": "tab:olive", "sga": "tab:cyan",
            "aga": "tab:red", "aga-sign": "tab:purple", "svo": "tab:brown", "sl": "tab:pink"}
+# (line style, marker) per method, all distinct, so paths that overlap can still be told apart
+STYLES = {"simul-ind": ("-", "o"), "simul-co": ("--", "s"), "cga": (":", "^"), "sga": ("-.", "v"),
+          "aga": ("-", "D"), "aga-sign": ("--", "P"), "svo": (":", "X"), "sl": ("-.", "*")}
 
 
 @dataclass(frozen=True)
@@ -184,37 +187,61 @@ def _compare(settle) -> dict:
 def _figure(config: ToyConfig, paths: dict):
     import matplotlib.pyplot as plt
 
-
-    grid = np.linspace(-3, 3, 241)
-    a1, a2 = np.meshgrid(grid, grid)
+    (x_lo, x_hi), (y_lo, y_hi) = _view(config, paths)
+    a1, a2 = np.meshgrid(np.linspace(x_lo, x_hi, 241), np.linspace(y_lo, y_hi, 241))
     reward = -np.asarray(jax.vmap(jax.vmap(lambda x, y: jnp.sum(games.toy_losses((x, y)))))(a1, a2))
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     shade = ax.contourf(a1, a2, np.clip(reward, -3, 4), levels=30, cmap="Oranges")
     fig.colorbar(shade, label="collective reward r1 + r2 (clipped to [-3, 4])")
-    for method_id, path in paths.items():
-        ax.plot(path[:, 0], path[:, 1], "-", lw=1.6, color=COLOURS.get(method_id), label=DISPLAY[method_id])
-        ax.plot(path[::10, 0], path[::10, 1], "o", ms=3, color=COLOURS.get(method_id))
-    ax.plot(*config.start, "k*", ms=10, label="start")
-    ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="a1", ylabel="a2",
-           title=f"Toy game (AgA Example 4.1): {config.steps} steps, lr {config.lr}, dots every 10 steps")
+    # wider lines underneath, narrower on top, and markers every 10 steps offset per method: paths that run
+    # together stay visible as bands of several styles
+    widths = np.linspace(6.0, 1.6, max(len(paths), 2))
+    for i, (method_id, path) in enumerate(paths.items()):
+        style, marker = STYLES.get(method_id, ("-", "o"))
+        colour = COLOURS.get(method_id)
+        ax.plot(path[:, 0], path[:, 1], linestyle=style, lw=widths[i], color=colour, alpha=0.8, marker=marker,
+                ms=6, markevery=(2 * i % 10, 10), markeredgecolor="black", markeredgewidth=0.5,
+                label=DISPLAY[method_id], zorder=2 + i)
+        ax.plot(path[-1, 0], path[-1, 1], marker=marker, ms=12, color=colour, markeredgecolor="black",
+                markeredgewidth=1.5, linestyle="none", zorder=20)
+    ax.plot(*config.start, "k*", ms=14, label="start", zorder=21, linestyle="none")
+    ax.plot([], [], marker="o", ms=10, color="white", markeredgecolor="black", markeredgewidth=1.5,
+            linestyle="none", label="end (large marker)")
+    ax.set(xlim=(x_lo, x_hi), ylim=(y_lo, y_hi), xlabel="a1", ylabel="a2",
+           title=f"Toy game (AgA Ex. 4.1): {config.steps} steps, lr {config.lr}, markers every 10 steps")
+    ax.title.set_fontsize(10)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+def _view(config: ToyConfig, paths: dict) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The figure's window: the finite parts of the paths and the start with a margin (zoomed in where the paths
+    are, so that they can be told apart), at least 1 wide and within [-3, 3]."""
+    points = np.concatenate([np.asarray(config.start, float)[None]] + [np.asarray(p, float) for p in paths.values()])
+    points = np.clip(points[np.isfinite(points).all(axis=1)], -3, 3)
+    out = []
+    for lo, hi in zip(points.min(axis=0), points.max(axis=0)):
+        centre, half = (lo + hi) / 2, max(hi - lo, 1.0) / 2 * 1.25
+        lo, hi = centre - half, centre + half
+        shift = max(0.0, -3 - lo) - max(0.0, hi - 3)
+        out.append((float(max(-3.0, lo + shift)), float(min(3.0, hi + shift))))
+    return out[0], out[1]
 
 
 def _report(config: ToyConfig, summary: pd.DataFrame, comparison, sweep, verdict: str) -> str:
     lines = ["# AgA paper, Figure 2: the two-player toy game", "",
              "![trajectories](trajectories.png)", "",
              f"Trajectories from a = {tuple(config.start)} on the collective-reward landscape, and over "
-             f"{config.seeds} starting points uniform in [-{config.box}, {config.box}]²: the steps until a run "
+             f"{markdown.plural(config.seeds, 'starting point')} uniform in [-{config.box}, {config.box}]²: the steps until a run "
              f"settles (stays within {config.radius} of where it ends), and the final rewards of runs that stay finite.",
              "", "| method | steps to settle | settled runs | diverged runs | r_1 | r_2 | social welfare |",
              "|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
-        lines.append(f"| {DISPLAY[row['method']]} | {common.fmt(row['mean_steps'], row['mean_steps_ci95'], 1)} | "
-                     f"{row['settled_runs']} | {row['diverged_runs']} | {common.fmt(row['r_1'], row['r_1_ci95'])} | "
-                     f"{common.fmt(row['r_2'], row['r_2_ci95'])} | "
-                     f"{common.fmt(row['social_welfare'], row['social_welfare_ci95'])} |")
+        cell = lambda key, digits=3, runs=config.seeds: common.fmt(row[key], row[f"{key}_ci95"], digits, runs)  # noqa: E731
+        lines.append(f"| {DISPLAY[row['method']]} | {cell('mean_steps', 1, row['settled_runs'])} | "
+                     f"{row['settled_runs']} | {row['diverged_runs']} | {cell('r_1')} | {cell('r_2')} | "
+                     f"{cell('social_welfare')} |")
     lines += ["", "## Sign alignment: AgA vs AgA-Sign", "",
               f"Paper: with sign alignment AgA needs about {PAPER_REDUCTION:.0%} fewer steps than AgA-Sign "
               "(one trajectory, 40 steps)."]

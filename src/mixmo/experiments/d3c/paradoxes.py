@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mixmo import games
-from mixmo.experiments import common, verdicts
+from mixmo.experiments import common, markdown, verdicts
 from mixmo.experiments.d3c import game_runs
 from mixmo.experiments.d3c.game_runs import BoundSettings, D3CSettings
 from mixmo.experiments.method_ids import DISPLAY
@@ -96,7 +96,7 @@ def paradox_claims(config: NashParadoxConfig, summary: pd.DataFrame) -> list[Cla
             at_nash = rows["gd"]["runs_at_nash"]
             worst = " (the worst outcome)" if rows["gd"]["nash_is_worst_outcome"] else ""
             out.append(verdicts.finding("Appx. B", f"κ = {kappa:g}: gradient descent ends at the Nash{worst}",
-                                       "every run", f"{at_nash}/{config.seeds} runs", at_nash >= 0.99 * config.seeds,
+                                       "every run", f"{at_nash}/{markdown.plural(config.seeds, 'run')}", at_nash >= 0.99 * config.seeds,
                                        nearly=at_nash >= 0.9 * config.seeds, budget=budget,
                                        reason="runs end away from (0, 0)"))
         if {"gd", "d3c"} <= set(rows):
@@ -138,7 +138,7 @@ def _paradox_report(config: NashParadoxConfig, summary: pd.DataFrame) -> str:
     lines = ["# D3C paper, Appendix B: the Nash paradox (Game 1)", "", "![outcomes](nash_paradox.png)", "",
              "f_1 = x1² + 1/(x2² + κ), f_2 = x2² + 1/(x1² + κ), x_i in [0, 1]. The unique Nash equilibrium is "
              "(0, 0) with total 2/κ; the optimum x_i = √(1-κ) has total 2(2-κ). For κ < 0.618 the Nash equilibrium "
-             f"has the largest total of all profiles. {config.seeds} runs per κ, starts uniform in [0, 1]². "
+             f"has the largest total of all profiles. {markdown.plural(config.seeds, 'run')} per κ, starts uniform in [0, 1]². "
              "Final step; mean ± 95% CI, sd and median over runs.", "",
              "| κ | method | ratio to optimal (ours) | sd | median | runs at Nash | price of anarchy | Nash is the "
              "worst outcome | paper |", "|---|---|---|---|---|---|---|---|---|"]
@@ -290,7 +290,7 @@ def _unfair_report(config: UnfairConfig, summary: pd.DataFrame) -> str:
     d3c = summary[summary.method == "d3c"].iloc[0].to_dict()
     lines = ["# D3C paper, Appendix F.6: implicit inequity aversion (Game 2)", "", "![outcomes](unfair.png)", "",
              "f_1 = x1², f_2 = x2² - 1.1 x1². Nash: (0, 0), losses (0, 0). Welfare maximisation: x1 → ±∞, f_1 → +∞, "
-             f"f_2 → -∞ (total unbounded below). {config.seeds} runs from starts uniform in [-1, 1]², "
+             f"f_2 → -∞ (total unbounded below). {markdown.plural(config.seeds, 'run')} from starts uniform in [-1, 1]², "
              f"{config.steps} steps. A run ends at the Nash if |x1| < {config.nash_tol:g}, has diverged if "
              f"|x1| > {config.diverged_above:g}, and has otherwise (effectively) halted.", "",
              "| method | loss_1 (median) | loss_2 (median) | runs at Nash | halted | diverged | halted runs: loss_1, "

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mixmo import games, methods, metrics
-from mixmo.experiments import common, verdicts
+from mixmo.experiments import common, markdown, verdicts
 from mixmo.experiments.d3c import game_runs
 from mixmo.experiments.d3c.game_runs import BoundSettings, D3CSettings
 from mixmo.experiments.method_ids import DISPLAY
@@ -186,7 +186,7 @@ def _figure(config: PrisonersConfig, settings, curves):
         ax.axhline(0.0, color=game_runs.COLOURS["gd"], lw=1, label="Nash (gradient descent's limit)")
         ax.set(xlabel="step", ylabel="x_ij", title=f"strategies, n = {n}, c = {c:.4g}")
         ax.legend(fontsize=7)
-    fig.suptitle(f"Prisoner's dilemma (D3C Figs. 5, 13, 14): {config.seeds} runs; shaded ± 1 sd over runs")
+    fig.suptitle(f"Prisoner's dilemma (D3C Figs. 5, 13, 14): {markdown.plural(config.seeds, 'run')}; shaded ± 1 sd over runs")
     fig.tight_layout()
     return fig
 
@@ -214,7 +214,7 @@ def _single_figure(n, c, A_path, losses):
 def _report(config: PrisonersConfig, summary: pd.DataFrame, single, ablation) -> str:
     lines = ["# D3C paper, Figures 5, 6, 13, 14: the n-player prisoner's dilemma", "",
              "![training](prisoners_training.png)", "",
-             f"{config.seeds} runs per setting, strategies uniform in [0, c] at the start. Ratio to optimal = total "
+             f"{markdown.plural(config.seeds, 'run')} per setting, strategies uniform in [0, c] at the start. Ratio to optimal = total "
              "loss / (n-1)²c². Final step; mean ± 95% CI and sd over runs; strategies: mean and sd over all entries "
              "of all runs.", "",
              "| n | c | method | ratio to optimal (ours) | sd | paper | strategies (ours) | optimum c/n | "
@@ -258,7 +258,7 @@ def _report(config: PrisonersConfig, summary: pd.DataFrame, single, ablation) ->
               "holds at any stationary point, not only the optimum). With ε > 0, d/dt f_i^A + ε stays positive near "
               "a stationary point and the mixing keeps moving until the mixed gradients vanish at the social optimum."
               + (f" Measured here with ε = 0 at n = {ablation[0]}, c = {ablation[1]:.4g}: final ratio to optimal "
-                 f"{ablation[2]:.4f} ± {ablation[3]:.4f} (sd), {ablation[4]}/{config.seeds} runs within 0.1% of the "
+                 f"{ablation[2]:.4f} ± {ablation[3]:.4f} (sd), {ablation[4]}/{markdown.plural(config.seeds, 'run')} within 0.1% of the "
                  "optimum." if ablation else ""),
               "- The additive form (eq. 11) is not scale-free: at c = 1/9 the rates are 81 times smaller and ε "
               "dominates, so A drifts towards uniform mixing more slowly and more evenly than at c = 1.",
@@ -393,7 +393,7 @@ def _mavericks_report(config: MavericksConfig, summary: pd.DataFrame) -> str:
     n = config.n
     lines = ["# D3C paper, Appendix E.2.1: cooperation robust to mavericks", "", "![losses](mavericks.png)", "",
              f"n = {n} players, c = {config.c:g}. Players 1..m defect with the fixed strategy x = 0; the other n - m "
-             f"run D3C among themselves (they mix only each other's losses). {config.seeds} runs per m, "
+             f"run D3C among themselves (they mix only each other's losses). {markdown.plural(config.seeds, 'run')} per m, "
              f"{config.steps} steps. Final losses, mean ± 95% CI over runs.", "",
              "| m | D3C player's loss (ours) | closed form m + (n-m-1)²/(n-m) | runs with every D3C player within "
              "0.01 of it | other runs whose A still moves | defector's loss (ours) | closed form n-1+(n-m-1)/(n-m) | "

@@ -113,10 +113,14 @@ def run(spec: EnvSpec, config: D3CRLExperimentConfig, progress, context: rl.RunC
         config, context, progress, label=spec.env, stats=spec.stats)
     curves = pd.concat([tidy(m, histories[m], a2c, spec) for m in config.methods], ignore_index=True)
     summary = summarise(curves, config, a2c, spec, env.num_agents)
+    max_steps = int(getattr(env.default_params, "max_steps", 0) or 0)
+    notes = rl_common.episode_notes(histories, config.run.window, max_steps=max_steps, num_envs=a2c.num_envs,
+                                    steps_per_env=a2c.num_updates * a2c.num_steps,
+                                    steps_key="a2c.total_steps") if max_steps else []
     return Results(
-        summary=summary, metrics=curves,
+        summary=summary, metrics=curves, timings={"training_seconds": seconds}, notes=notes,
         figures={"training_curves": figure(curves, config, spec, env.num_agents)},
-        report=report(spec, config, a2c, summary, seconds, env.num_agents),
+        report=report(spec, config, a2c, summary, seconds, env.num_agents, notes),
         table_columns=["social_welfare", "equality"] + [f"return_{i}" for i in range(env.num_agents)]
         + (["relative_attention"] if "d3c" in config.methods else []),
         claims=claims(spec, config, summary, curves, env.num_agents))

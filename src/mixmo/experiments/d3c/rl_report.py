@@ -62,7 +62,7 @@ def figure(curves: pd.DataFrame, config, spec, n: int):
     axes[0].legend(fontsize=7)
     if len(d3c):
         axes[1].legend(fontsize=7)
-    fig.suptitle(f"D3C {spec.title}: mean over {config.seeds} seeds (band: ±1 sd)")
+    fig.suptitle(f"D3C {spec.title}: mean over {markdown.plural(config.seeds, 'seed')} (band: ±1 sd)")
     fig.tight_layout()
     return fig
 
@@ -153,12 +153,12 @@ def _sacrificing_agents(row, n: int) -> int:
     return int(np.sum(returns < 0.1 * returns.max())) if returns.max() > 0 else n
 
 
-def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int) -> str:
+def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int, notes: list[str] = ()) -> str:
     steps = int(summary.env_steps_per_seed.iloc[0])
     cols = ["social_welfare", "equality"] + [f"return_{i}" for i in range(n)] + list(spec.stats)
     cols += ["own_coin_pct"] if spec.env == "coins" else []
     lines = [f"# D3C {spec.title}: A2C with D3C reward mixing", "",
-             f"{config.seeds} seeds per method, {steps:,} environment steps per seed (all {n} agents act every step). "
+             f"{markdown.plural(config.seeds, 'seed')} per method, {steps:,} environment steps per seed (all {n} agents act every step). "
              f"Per seed: the mean over the episodes that ended in the last {config.run.window:.0%} of training; then mean "
              "± 95% CI (1.96 sd/√seeds) over seeds. relative_attention: D3C's ln(A_ii / mean_{j≠i} A_ij), mean over "
              f"agents and the same updates (start: ln(0.99 (n−1)/0.01) = {math.log(0.99 * (n - 1) / 0.01):.2f}).", "",
@@ -169,11 +169,16 @@ def report(spec, config, a2c, summary: pd.DataFrame, seconds: dict, n: int) -> s
         cells.append(common.fmt(att, row["relative_attention_ci95"], 2) if isinstance(att, float) and
                      math.isfinite(att) else "–")
         lines.append(f"| {NAMES[row['method']]} | " + " | ".join(cells) + " |")
+    if notes:
+        lines += ["", *[f"**Note:** {note}" for note in notes]]
     lines += ["", "## Beside the paper", ""] + [f"- Paper: {text}" for text in PAPER[spec.env]]
-    ranked = summary.sort_values("social_welfare", ascending=False)
-    lines.append("- Ours, by total return: " + ", ".join(f"{NAMES[r.method]} {_sw(r)}" for r in ranked.itertuples())
-                 + ". The verdicts are in claims.json / the reproduce report.")
-    lines += [f"- Budget: {steps:,} environment steps per seed and {config.seeds} seeds; the paper averages "
+    ranked = summary[np.isfinite(summary.social_welfare)].sort_values("social_welfare", ascending=False)
+    if len(ranked):
+        lines.append("- Ours, by total return: " + ", ".join(f"{NAMES[r.method]} {_sw(r)}" for r in ranked.itertuples())
+                     + ". The verdicts are in claims.json / the reproduce report.")
+    else:
+        lines.append("- Ours: no method has a total return (no episode ended; see the note above), so none is ranked.")
+    lines += [f"- Budget: {steps:,} environment steps per seed and {markdown.plural(config.seeds, 'seed')}; the paper averages "
               f"{PAPER_RUNS} training runs and does not state its training length in the text (its figures count "
               "epochs), so we cannot give the fraction; these runs show the early phase of learning. D3C's matrix moves only when trials complete (every "
               f"{config.d3c.tau_min}–{config.d3c.tau_max} rounds of finished episodes, each step η_A ρ̃ = "

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mixmo import games
-from mixmo.experiments import common, verdicts
+from mixmo.experiments import common, markdown, verdicts
 from mixmo.experiments.d3c import game_runs
 from mixmo.experiments.d3c.game_runs import D3CSettings
 from mixmo.experiments.method_ids import DISPLAY
@@ -182,7 +182,7 @@ def _election_report(config: ElectionConfig, summary: pd.DataFrame, finals, refe
              f"c = {config.c:g}, contest = {config.contest:g}: the convex prisoner's dilemma of Fig. 12 inside each "
              "party (x_i = civility towards the primary rival, 0 = negative advertising) and a zero-sum bilinear "
              "general election between matched opponents, which cancels in every total. "
-             f"{config.seeds} runs from x_i uniform in [0, {config.init_high:g}], {config.steps} steps.", "",
+             f"{markdown.plural(config.seeds, 'run')} from x_i uniform in [0, {config.init_high:g}], {config.steps} steps.", "",
              "| method | A_ii (self) | A_i,teammate | A_ij, other party | Jacobian eigenvalues: mean real part "
              "| mean abs imaginary part | ratio to optimal (total / 2c²) |", "|---|---|---|---|---|---|---|"]
     for row in summary.to_dict("records"):
