@@ -6,8 +6,6 @@ DESIGN.md, "Core types": `learn(game, method, optimizer, *, steps, seeds, key, s
 from __future__ import annotations
 
 import functools
-import sys
-import types
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -172,15 +170,3 @@ def _run(game: Game, method: GameMethod, optimizer, steps: int, stop, record_par
 def _learn_jit(game, method, optimizer, steps, seeds, stop, record_params, key):
     keys = jax.random.split(key, seeds)
     return jax.vmap(lambda k: _run(game, method, optimizer, steps, stop, record_params, k))(keys)
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as `learn`: importing `mixmo.learn` makes `mixmo.learn` the module (Python sets a
-    package's attribute to its imported submodule), and `mixmo.learn(...)`, the README's spelling, must still
-    run `learn`."""
-
-    def __call__(self, *args, **kwargs) -> Trajectory:
-        return learn(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
