@@ -19,6 +19,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from mixmo.rl import _random
+
 
 @dataclass(frozen=True)
 class D3CRLConfig:
@@ -127,7 +129,7 @@ def initial_rows(n: int, init_self: float) -> jax.Array:
 
 
 def _sphere(key: jax.Array, shape: tuple[int, int]) -> jax.Array:
-    x = jax.random.normal(key, shape)
+    x = _random.normal(key, shape)  # jax.random.normal's draw, made flat
     return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 
 
