@@ -19,8 +19,6 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from mixmo.rl import _random
-
 
 @dataclass(frozen=True)
 class D3CRLConfig:
@@ -129,7 +127,9 @@ def initial_rows(n: int, init_self: float) -> jax.Array:
 
 
 def _sphere(key: jax.Array, shape: tuple[int, int]) -> jax.Array:
-    x = _random.normal(key, shape)  # jax.random.normal's draw, made flat
+    # not drawn flat (`mixmo.rl._random.normal`): the normals are the same, but XLA then computes the row norms
+    # of the (n, n) draw differently, and the directions differ in the last bit
+    x = jax.random.normal(key, shape)
     return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 
 

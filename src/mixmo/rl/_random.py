@@ -6,7 +6,7 @@ bit-for-bit the draw of `shape`. The compiled code is not the same: on CPU, XLA 
 multi-dimensional threefry kernel with small dimensions into a fully unrolled nest of loops, and compiling it
 dominates the compile time of small programs. Measured on the project's 2-core CPU (jaxlib 0.10.2, CPU
 seconds): `jax.random.bits` of shape (2, 8, 9) 5.0 s, of shape (144,) 0.55 s; vmapped over two keys,
-(2, 8, 9) 10 s and (144,) 0.56 s. The trainers draw every multi-dimensional random array through here.
+(2, 8, 9) 10 s and (144,) 0.56 s. The trainers draw their network initialisations and actions through here.
 """
 
 from __future__ import annotations
@@ -36,7 +36,3 @@ def categorical(key: jax.Array, logits: jax.Array) -> jax.Array:
     noise = jax.random.gumbel(key, (math.prod(logits.shape),), logits.dtype).reshape(logits.shape)
     return jnp.argmax(noise + logits, axis=-1)
 
-
-def normal(key: jax.Array, shape: Sequence[int]) -> jax.Array:
-    """`jax.random.normal(key, shape)` (float32), bit for bit."""
-    return jax.random.normal(key, (math.prod(shape),)).reshape(tuple(shape))
