@@ -7,6 +7,10 @@ multi-dimensional threefry kernel with small dimensions into a fully unrolled ne
 dominates the compile time of small programs. Measured on the project's 2-core CPU (jaxlib 0.10.2, CPU
 seconds): `jax.random.bits` of shape (2, 8, 9) 5.0 s, of shape (144,) 0.55 s; vmapped over two keys,
 (2, 8, 9) 10 s and (144,) 0.56 s. The trainers draw their network initialisations and actions through here.
+
+The draws are the same numbers; what a program computes from them is compiled anew and can, in principle, round
+differently (D3C's unit directions did, in the last bit, so they are still drawn whole). The trainers' results
+were checked bit for bit against drawing whole (benchmarks/RESULTS.md, "RL compile time").
 """
 
 from __future__ import annotations
@@ -35,4 +39,3 @@ def categorical(key: jax.Array, logits: jax.Array) -> jax.Array:
     """`jax.random.categorical(key, logits)` over the last axis, bit for bit: argmax(Gumbel noise + logits)."""
     noise = jax.random.gumbel(key, (math.prod(logits.shape),), logits.dtype).reshape(logits.shape)
     return jnp.argmax(noise + logits, axis=-1)
-
