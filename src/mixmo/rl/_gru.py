@@ -18,6 +18,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from mixmo.rl._random import truncated_normal_fan_in
+
 
 class GRUPolicy(eqx.Module):
     """Input layer (ReLU), GRU cell, linear head to action logits.
@@ -77,8 +79,7 @@ def gru_policy(key: jax.Array, obs_size: int, embed: int, hidden: int, n_actions
                          f"hidden {hidden}, actions {n_actions}.")
     k_in, k_x, k_h, k_out = jax.random.split(key, 4)
 
-    def init(k, shape, gain):
-        return jax.nn.initializers.variance_scaling(gain**2, "fan_in", "truncated_normal")(k, shape, jnp.float32)
+    init = truncated_normal_fan_in  # variance_scaling(gain**2, "fan_in", "truncated_normal"), drawn flat
 
     return GRUPolicy(
         w_in=init(k_in, (obs_size, embed), 2.0**0.5), b_in=jnp.zeros((embed,), jnp.float32),

@@ -179,6 +179,8 @@ def initial_rows(n: int, init_self: float) -> jax.Array:
 
 
 def _sphere(key: jax.Array, shape: tuple[int, int]) -> jax.Array:
+    # not drawn flat (as `mixmo.rl._random` does): the normals would be the same, but XLA then computes the row
+    # norms differently and the directions differ in the last bit
     x = jax.random.normal(key, shape)
     return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 

@@ -17,6 +17,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from mixmo.rl._random import truncated_normal_fan_in
+
 _ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh}
 
 
@@ -62,8 +64,8 @@ def mlp(key: jax.Array, sizes: Sequence[int], head_scale: float, activation: str
     weights, biases = [], []
     for i, (k, fan_in, fan_out) in enumerate(zip(keys, sizes[:-1], sizes[1:])):
         scale = head_scale if i == len(sizes) - 2 else 2.0**0.5
-        init = jax.nn.initializers.variance_scaling(scale**2, "fan_in", "truncated_normal")
-        weights.append(init(k, (fan_in, fan_out), jnp.float32))
+        # variance_scaling(scale**2, "fan_in", "truncated_normal"), drawn flat (the same numbers; `_random`)
+        weights.append(truncated_normal_fan_in(k, (fan_in, fan_out), scale))
         biases.append(jnp.zeros((fan_out,), jnp.float32))
     return MLP(tuple(weights), tuple(biases), activation)
 

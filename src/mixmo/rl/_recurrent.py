@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import optax
 
 from mixmo.methods import GameMethod, simul_ind
+from mixmo.rl import _random
 from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
 from mixmo.rl._gae import gae
 from mixmo.rl._gru import GRUPolicy, masked_logits, stacked_gru_policies
@@ -223,7 +224,7 @@ class RecurrentTrainer(Trainer):
             hidden = jnp.where(st.first[None, :, None], 0.0, st.hidden)
             logits, hidden = jax.vmap(lambda p, x, h: p.step(x, h))(st.policy, st.obs, hidden)
             logits = masked_logits(logits, st.mask)
-            action = jax.random.categorical(k_act, logits)  # (N, E)
+            action = _random.categorical(k_act, logits)  # (N, E); jax.random.categorical's draw, made flat
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], axis=-1)[..., 0]
             out = apply_stacked(st.critic, self._critic_input(st.obs, st.world))  # (N, E, 2)
             obs_dict, env_state, rewards, dones, infos = jax.vmap(

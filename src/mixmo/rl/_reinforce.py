@@ -50,6 +50,7 @@ import jax.numpy as jnp
 
 from mixmo.game import StructuredLosses
 from mixmo.methods import GameMethod, simul_ind
+from mixmo.rl import _random
 from mixmo.rl._batching import batchify, stack, unbatchify, unstack
 from mixmo.rl._gae import gae
 from mixmo.rl._mixing import ITERATIONS, RewardMixer, check_iteration, mix_rewards
@@ -258,7 +259,7 @@ class ReinforceTrainer:
         def one(carry, k):
             env_state, obs, alive, last_infos = carry
             k_act, k_env = jax.random.split(k)
-            action = jax.random.categorical(k_act, log_policy(policy, obs))  # (n, B)
+            action = _random.categorical(k_act, log_policy(policy, obs))  # (n, B); drawn flat
             next_obs, env_state, rewards, dones, infos = step_env(
                 jax.random.split(k_env, c.episodes), env_state, unbatchify(action, agents))
             next_obs = self._obs(next_obs)

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mixmo.rl import _random
 from mixmo.rl._batching import batchify, unbatchify
 from mixmo.rl._networks import MLP, apply_stacked
 
@@ -40,7 +41,7 @@ def policy_rollout_frames(env: Any, policy: MLP, key: jax.Array, steps: int, gre
             k_act, k_step = jax.random.split(k)
             x = batchify(obs, env.agents)[:, None]  # (N, 1, *obs_shape)
             logits = apply_stacked(policy, x)[:, 0]
-            action = jnp.argmax(logits, axis=-1) if greedy else jax.random.categorical(k_act, logits)
+            action = jnp.argmax(logits, axis=-1) if greedy else _random.categorical(k_act, logits)
             obs, state, _, _, _ = env.step(k_step, state, unbatchify(action, env.agents), env_params)
             return (state, obs), state
 

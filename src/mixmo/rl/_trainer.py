@@ -52,6 +52,7 @@ import optax
 
 from mixmo.game import StructuredLosses
 from mixmo.methods import GameMethod, simul_ind
+from mixmo.rl import _random
 from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
 from mixmo.rl._mixing import RewardMixer, check_iteration, mix_rewards
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
@@ -214,7 +215,7 @@ class Trainer:
             k_act, k_env = jax.random.split(k)
             logits = apply_stacked(state.policy, obs)
             out = apply_stacked(state.critic, obs)
-            action = jax.random.categorical(k_act, logits)  # (N, E)
+            action = _random.categorical(k_act, logits)  # (N, E); jax.random.categorical's draw, made flat
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], axis=-1)[..., 0]
             next_obs, env_state, rewards, dones, infos = jax.vmap(
                 lambda kk, s, a: self.env.step(kk, s, a, self.env_params)
