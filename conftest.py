@@ -2,14 +2,16 @@
 
 - Implicit rank promotion raises everywhere, so an agent axis silently broadcast against an environment axis (or a
   player axis against a parameter axis) fails its test; warnings are errors (`pyproject.toml`).
-- One persistent compilation cache in a stable folder (`.cache/jax-tests` in the checkout, git-ignored), so
-  programs compiled by several tests, by both pytest-xdist workers or by an earlier run compile once.
+- One persistent compilation cache in a stable folder (`.cache/jax-tests` in the checkout, git-ignored), also the
+  command line's (`MIXMO_COMPILE_CACHE_DIR`), so programs compiled by several tests, by both pytest-xdist
+  workers or by an earlier run compile once.
 - Where compilation dominates (environments, RL trainers, the command line's end-to-end runs), XLA's
   optimisations are off (`jax_disable_most_optimizations`): about half the compile time, the same results up to
   rounding. The exact checks of the methods and games (tests/core, tests/d3c) compile with them on, so a check
   of bit-exact fixed points means what it says.
 """
 
+import os
 from pathlib import Path
 
 import jax
@@ -21,6 +23,7 @@ FAST_COMPILE = ("tests/rl", "tests/envs", "tests/smax", "tests/bench", "tests/co
                 "tests/core/test_cli.py", "tests/core/test_sweep.py", "tests/d3c/test_d3c_cli.py")
 
 jax.config.update("jax_compilation_cache_dir", str(CACHE))
+os.environ.setdefault("MIXMO_COMPILE_CACHE_DIR", str(CACHE))  # the command line's cache, when tests call it
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 

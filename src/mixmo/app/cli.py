@@ -457,6 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     from mixmo.experiments import ConfigError
 
     try:
+        if args.command in ("run", "sweep", "reproduce", "render") and not getattr(args, "show_config", False):
+            from mixmo import compile_cache
+
+            compile_cache.enable()  # a second run of the same configuration starts without compiling
         if args.command == "list":
             return _list()
         if args.command == "sweep":

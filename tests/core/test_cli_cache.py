@@ -1,0 +1,27 @@
+"""The command line keeps a persistent compilation cache: a second run of the same configuration compiles
+nothing new (every program comes from the cache), and MIXMO_COMPILE_CACHE=0 keeps the folder empty."""
+
+import os
+import subprocess
+import sys
+
+
+def _run(tmp_path, out, **env):
+    settings = {k: v for k, v in os.environ.items() if not k.startswith("MIXMO_COMPILE_CACHE")}
+    command = [sys.executable, "-m", "mixmo", "run", "aga-toy", "--preset", "smoke", "--quiet", "--out", str(out)]
+    return subprocess.run(command, capture_output=True, text=True, env={**settings, **env}, cwd=tmp_path)
+
+
+def test_second_run_of_the_same_configuration_compiles_nothing_new(tmp_path):
+    cache = tmp_path / "cache"
+    first = _run(tmp_path, tmp_path / "a", MIXMO_COMPILE_CACHE_DIR=str(cache))
+    assert first.returncode == 0, first.stderr
+    entries = sorted(p.name for p in cache.rglob("*") if p.is_file())
+    assert entries  # the first run filled the cache
+    second = _run(tmp_path, tmp_path / "b", MIXMO_COMPILE_CACHE_DIR=str(cache))
+    assert second.returncode == 0, second.stderr
+    assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == entries  # all hits, no new program
+    assert (tmp_path / "a" / "summary.json").read_bytes() == (tmp_path / "b" / "summary.json").read_bytes()
+    off = _run(tmp_path, tmp_path / "c", MIXMO_COMPILE_CACHE="0", MIXMO_COMPILE_CACHE_DIR=str(tmp_path / "none"))
+    assert off.returncode == 0, off.stderr
+    assert not (tmp_path / "none").exists()
