@@ -34,3 +34,21 @@ def median_seconds(fn, repeats: int) -> float:
         jax.block_until_ready(fn())
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def train_speed(trainer, seeds: int, segment: int, repeats: int) -> tuple[float, float, float]:
+    """`(seconds per update, env steps per second over all seeds, compile seconds)` of `segment` updates of a
+    `mixmo.rl` trainer compiled as one `jit(vmap(trainer.run))` call, the way `mixmo run` trains; the median of
+    `repeats` calls after compilation."""
+    states = jax.block_until_ready(jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.key(0), seeds)))
+    start = time.perf_counter()
+    run = jax.jit(jax.vmap(lambda s: trainer.run(s, segment))).lower(states).compile()
+    compile_s = time.perf_counter() - start
+    holder = {"states": states}
+
+    def call():
+        holder["states"], metrics = run(holder["states"])
+        return metrics
+
+    seconds = median_seconds(call, repeats) / segment
+    return seconds, seeds * trainer.config.batch_steps / seconds, compile_s

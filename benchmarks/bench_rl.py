@@ -13,31 +13,16 @@ Run: python benchmarks/bench_rl.py [--device cpu|gpu] [--quick]
 
 from __future__ import annotations
 
-import time
-
-import jax
 
 import mixmo
-from _util import machine, median_seconds, parse_args
+from _util import machine, parse_args, train_speed
 from mixmo import envs, rl
 
 
 def measure(env, method, seeds: int, segment: int, repeats: int, config=None, mixer=None, **overrides):
     """`(seconds per update, env steps per second over all seeds, compile seconds)`; PPO unless `config`."""
     config = config or rl.PPOConfig(total_steps=10**9, hidden=(64,), critic_hidden=(64,), **overrides)
-    trainer = rl.make_train(config, env, method, mixer=mixer)
-    states = jax.block_until_ready(jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.key(0), seeds)))
-    start = time.perf_counter()
-    run = jax.jit(jax.vmap(lambda s: trainer.run(s, segment))).lower(states).compile()
-    compile_s = time.perf_counter() - start
-    holder = {"states": states}
-
-    def step():
-        holder["states"], metrics = run(holder["states"])
-        return metrics
-
-    seconds = median_seconds(step, repeats) / segment
-    return seconds, seeds * config.batch_steps / seconds, compile_s
+    return train_speed(rl.make_train(config, env, method, mixer=mixer), seeds, segment, repeats)
 
 
 def main():

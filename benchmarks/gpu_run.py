@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_envs
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import jax  # noqa: E402
+from _util import train_speed  # noqa: E402
 
 MAX_ROLLOUT_SAMPLES = 262_144
 """Cap on num_envs x num_steps of one update when choosing the number of environments (Cleanup's float32
@@ -167,23 +168,6 @@ def fastest_num_envs(record: Record, env: str, num_steps: int) -> int:
     return 2 ** int(math.log2(min(best, cap)))
 
 
-def train_speed(trainer, seeds: int, segment: int) -> tuple[float, float]:
-    """`(env steps per second over all seeds, compile seconds)` of `segment` updates compiled as one call."""
-    states = jax.block_until_ready(jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.key(0), seeds)))
-    start = time.perf_counter()
-    run = jax.jit(jax.vmap(lambda s: trainer.run(s, segment))).lower(states).compile()
-    compile_s = time.perf_counter() - start
-    holder = {"states": states}
-
-    def call():
-        holder["states"], metrics = run(holder["states"])
-        return metrics
-
-    jax.block_until_ready(call())
-    seconds = _median(call, 2)
-    return seeds * segment * trainer.config.batch_steps / seconds, compile_s
-
-
 def train_throughput(record: Record, clock: Clock, plans: list[dict], tiny: bool) -> dict[str, float]:
     """Piece b: IPPO and AgA on Cleanup (default and paper trainers at the fastest env count), then each planned
     paper run's own set-up (first method, its seeds). Returns env steps/s by plan name."""
@@ -200,7 +184,7 @@ def train_throughput(record: Record, clock: Clock, plans: list[dict], tiny: bool
         ppo = replace(base, num_envs=num_envs, total_steps=num_envs * base.num_steps * 1000)
         for label, method in (("IPPO", methods.simul_ind()), ("AgA", methods.aga(100.0))):
             clock.check(reserve=60)
-            sps, compile_s = train_speed(rl.make_train(ppo, env, method), seeds=1, segment=2)
+            _, sps, compile_s = train_speed(rl.make_train(ppo, env, method), seeds=1, segment=2, repeats=2)
             record.add("train_throughput", {"what": f"cleanup {label}, {preset[0] if preset else 'default'} trainer",
                                             "num_envs": num_envs, "num_steps": ppo.num_steps, "seeds": 1,
                                             "env_steps_per_s": round(sps), "compile_s": round(compile_s, 1)}, clock)
@@ -221,7 +205,7 @@ def train_throughput(record: Record, clock: Clock, plans: list[dict], tiny: bool
         else:
             method, shaping = rl_methods.build(method_id, config)
             trainer = rl.make_train(trainer_config, env, method, shaping)
-        sps, compile_s = train_speed(trainer, seeds=config.seeds, segment=1)
+        _, sps, compile_s = train_speed(trainer, seeds=config.seeds, segment=1, repeats=2)
         speeds[plan["name"]] = sps
         record.add("train_throughput", {"what": f"{plan['name']} ({method_id}, its own set-up)",
                                         "num_envs": trainer_config.num_envs, "num_steps": trainer_config.num_steps,
