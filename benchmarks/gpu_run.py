@@ -48,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import jax  # noqa: E402
 from _util import train_speed  # noqa: E402
 
+from mixmo.app import files  # noqa: E402
+
 MAX_ROLLOUT_SAMPLES = 262_144
 """Cap on num_envs x num_steps of one update when choosing the number of environments (Cleanup's float32
 observations: about 8 GB of rollout at 5 agents)."""
@@ -91,11 +93,8 @@ class Record:
         self.write()
 
     def write(self) -> None:
-        for name, text in (("results.json", json.dumps(self.data, indent=2, default=_plain) + "\n"),
-                           ("results.md", markdown(self.data))):
-            partial = self.out / f".{name}.partial"
-            partial.write_text(text)
-            os.replace(partial, self.out / name)
+        files.write_text(self.out / "results.json", json.dumps(self.data, indent=2, default=_plain) + "\n")
+        files.write_text(self.out / "results.md", markdown(self.data))
 
     def figure(self, name: str, figure) -> str | None:
         """Save one PNG (at most 6, so that with the JSON and the Markdown at most 8 files come back)."""

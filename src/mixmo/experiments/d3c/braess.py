@@ -45,7 +45,7 @@ class BraessConfig:
     """PRNG seed; the same seed gives bit-identical results."""
 
     def validate(self):
-        game_runs.check_d3c(self)
+        common.check_budget(self)
         common.require(len(self.shortcut) >= 1, "shortcut: give at least one setting, e.g. --set shortcut=true.")
 
 
@@ -233,7 +233,7 @@ class BraessRandomConfig:
     """PRNG seed."""
 
     def validate(self):
-        game_runs.check_d3c(self)
+        common.check_budget(self)
         common.require(self.delta >= 0, f"delta must be >= 0, got {self.delta}.")
 
 

@@ -76,11 +76,6 @@ class BoundSettings:
             raise ValueError(f"every and runs must be >= 1, got {self.every} and {self.runs}.")
 
 
-def check_d3c(config) -> None:
-    """Checks of the budget every D3C game configuration shares (seeds, steps, lr)."""
-    common.check_budget(config)
-
-
 def both_methods(config) -> dict[str, methods.GameMethod]:
     """{"gd": plain simultaneous gradient descent (Simul-Ind), "d3c": D3C as configured}."""
     return {"gd": methods.simul_ind(), "d3c": config.d3c.method()}

@@ -43,7 +43,7 @@ class NashParadoxConfig:
     """PRNG seed."""
 
     def validate(self):
-        game_runs.check_d3c(self)
+        common.check_budget(self)
         common.require(len(self.kappas) >= 1 and all(0 < k <= 1 for k in self.kappas),
                         f"kappas must lie in (0, 1], got {self.kappas}.")
 
@@ -184,7 +184,7 @@ class UnfairConfig:
     """PRNG seed."""
 
     def validate(self):
-        game_runs.check_d3c(self)
+        common.check_budget(self)
         common.require(0 < self.nash_tol < self.diverged_above, "need 0 < nash_tol < diverged_above.")
 
 

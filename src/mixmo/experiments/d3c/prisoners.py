@@ -58,7 +58,7 @@ class PrisonersConfig:
     """PRNG seed; the same seed gives bit-identical results."""
 
     def validate(self):
-        game_runs.check_d3c(self)
+        common.check_budget(self)
         common.require(len(self.ns) >= 1 and all(n >= 2 for n in self.ns), f"ns must be integers >= 2, got {self.ns}.")
         common.require(len(self.cs) >= 1 and all(c > 0 for c in self.cs), f"cs must be numbers > 0, got {self.cs}.")
 
@@ -287,7 +287,7 @@ class MavericksConfig:
     """PRNG seed."""
 
     def validate(self):
-        game_runs.check_d3c(self)
+        common.check_budget(self)
         common.require(self.n >= 2, f"n must be >= 2, got {self.n}.")
         common.require(self.c > 0, f"c must be > 0, got {self.c}.")
 

@@ -79,7 +79,7 @@ class ElectionConfig:
     """PRNG seed."""
 
     def validate(self):
-        game_runs.check_d3c(self)
+        common.check_budget(self)
         common.require(self.init_high > 0, f"init_high must be > 0, got {self.init_high}.")
 
 
@@ -243,7 +243,7 @@ class BilinearConfig:
     """PRNG seed."""
 
     def validate(self):
-        game_runs.check_d3c(self)
+        common.check_budget(self)
         common.require(len(self.parametrizations) >= 1 and set(self.parametrizations) <= {"softmax", "project"},
                         f"parametrizations must be softmax and/or project, got {self.parametrizations}.")
 
