@@ -76,5 +76,13 @@ def stacked_mlps(key: jax.Array, n: int, sizes: Sequence[int], head_scale: float
 
 
 def apply_stacked(nets: MLP, x: jax.Array) -> jax.Array:
-    """Evaluate stacked networks on per-agent inputs: `x` `(n, batch, ...)` -> `(n, batch, out)`."""
+    """Evaluate stacked networks on per-agent inputs: `x` `(n, batch, ...)` -> `(n, batch, out)`.
+
+    `nets` holds one network per agent (leading axis n, evaluated with `vmap`) or one network shared by all
+    agents (leading axis 1, parameter sharing: evaluated once on the agents' samples together).
+    """
+    if jax.tree.leaves(nets)[0].shape[0] == 1 and x.shape[0] > 1:
+        shared = jax.tree.map(lambda leaf: leaf[0], nets)
+        out = shared(x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:]))
+        return out.reshape(x.shape[:2] + out.shape[1:])
     return jax.vmap(lambda net, xi: net(xi))(nets, x)
