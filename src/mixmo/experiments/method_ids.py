@@ -15,6 +15,7 @@ DISPLAY = {
     "sl": "SL",
     "aga": "AgA",
     "aga-sign": "AgA-Sign",
+    "aga-head": "AgA (head only)",
     "lookahead": "LookAhead",
     "lola": "LOLA",
     "sos": "SOS",

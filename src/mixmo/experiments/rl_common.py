@@ -18,6 +18,17 @@ from mixmo import metrics, rl
 from mixmo.config import ConfigError
 
 
+# `mixmo.methods.Diagnostics` fields -> metrics.csv columns (per update: means over its minibatch steps)
+DIAGNOSTIC_COLUMNS = {
+    "negative_sign": "negative_sign_fraction",  # fraction of minibatch steps where AgA's sign rule gives -|lambda|
+    "cos_xi": "cos_direction_xi",  # cos(xi~, xi)
+    "cos_xi_c": "cos_direction_xi_c",  # cos(xi~, xi_c)
+    "xi_norm": "xi_norm",  # ||xi||
+    "xi_c_norm": "xi_c_norm",  # ||xi_c||
+    "hc_xi_c_norm": "hc_xi_c_norm",  # ||H_c xi_c||
+}
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """How an RL experiment runs, beside what it trains: PRNG seed, segments, summary window."""
@@ -149,6 +160,11 @@ def log_segment(loggers, batch_steps: int, stats: tuple[str, ...]):
                 "policy/approx_kl": segment_metrics["approx_kl"][:, j].mean(),
                 "policy/direction_norm": segment_metrics["direction_norm"][:, j].mean(),
             }
+            if "steps_taken" in segment_metrics:
+                scalars["policy/steps_taken"] = segment_metrics["steps_taken"][:, j].mean()
+            for name, column in DIAGNOSTIC_COLUMNS.items():
+                if name in segment_metrics:
+                    scalars[f"diagnostics/{column}"] = segment_metrics[name][:, j].mean()
             if "mixing_rows" in segment_metrics:
                 attention = np.asarray(rl.relative_attention(segment_metrics["mixing_rows"][:, j])).mean(axis=0)
                 for i, a in enumerate(attention):

@@ -17,3 +17,5 @@ from mixmo.methods._opponent_shaping import lola as lola
 from mixmo.methods._opponent_shaping import lookahead as lookahead
 from mixmo.methods._opponent_shaping import sos as sos
 from mixmo.methods._d3c import mixed_dynamics as mixed_dynamics
+from mixmo.methods._diagnostics import Diagnostics as Diagnostics
+from mixmo.methods._diagnostics import diagnostics as diagnostics

@@ -29,6 +29,11 @@ from mixmo.rl._trainer import Trainer as Trainer
 from mixmo.rl._trainer import critic_loss as critic_loss
 from mixmo.rl._trainer import make_train as make_train
 from mixmo.rl._trainer import policy_losses as policy_losses
+from mixmo.rl._trainer import method_step as method_step
+from mixmo.rl._trainer import shared_terms as shared_terms
+from mixmo.rl._train_state import MinibatchInfo as MinibatchInfo
+from mixmo.rl._policy_parts import fairness_collective as fairness_collective
+from mixmo.rl._policy_parts import head_only as head_only
 from mixmo.rl._ppo import PPOConfig as PPOConfig
 from mixmo.rl._a2c import A2CConfig as A2CConfig
 from mixmo.rl._a2c import a2c_surrogate as a2c_surrogate

@@ -104,6 +104,8 @@ class A2CConfig(RunLength):
     """Nothing to shuffle: one minibatch, one epoch."""
     scan_minibatches = True
     """The single step goes through the same scan as PPO's minibatches."""
+    target_kl = 0.0
+    """No KL early stop: one step per rollout."""
 
     def targets(self, rewards, values, dones, last_value):
         """V-trace targets and advantages on-policy (ρ = c = 1): n-step bootstrapped returns, GAE(γ, 1)."""

@@ -65,11 +65,17 @@ _QUANTITIES = (("policy_loss", "policy loss"), ("collective_loss", "collective p
 
 
 def metrics_to_numpy(metrics: UpdateMetrics) -> dict[str, np.ndarray]:
-    """Flatten `UpdateMetrics` into a dict of numpy arrays; episode statistics become `stat/<name>`."""
+    """Flatten `UpdateMetrics` into a dict of numpy arrays; episode statistics become `stat/<name>`, the
+    diagnostics' fields (`mixmo.methods.Diagnostics`) keys of their own."""
     out = {f"stat/{k}": np.asarray(v) for k, v in metrics.episode_stats.items()}
     for name in UpdateMetrics._fields:
-        if name != "episode_stats" and getattr(metrics, name) is not None:  # mixing_rows: None without a mixer
-            out[name] = np.asarray(getattr(metrics, name))
+        value = getattr(metrics, name)
+        if name == "episode_stats" or value is None:  # None: no mixer, no minibatches, no diagnostics
+            continue
+        if name == "diagnostics":
+            out.update({k: np.asarray(v) for k, v in value._asdict().items()})
+        else:
+            out[name] = np.asarray(value)
     return out
 
 

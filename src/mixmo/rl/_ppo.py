@@ -13,8 +13,10 @@ References: Schulman et al. 2017 (PPO, eq. 7); Schulman et al. 2016 (GAE, eq. 16
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import jax.numpy as jnp
 import optax
 
 from mixmo.rl._gae import gae
@@ -53,7 +55,8 @@ class PPOConfig(RunLength):
     clip: float = 0.2
     """PPO ratio clip epsilon."""
     value_clip: float = 0.2
-    """Value-function clip (around the rollout's values), for every critic output."""
+    """Value-function clip (around the rollout's values), for every critic output; 0 is off (plain squared error,
+    stable-baselines3's default clip_range_vf=None)."""
     ent_coef: float = 0.01
     """Entropy bonus coefficient in every agent's loss (and in each agent's term of the collective loss)."""
     lr: float = 5e-4
@@ -61,6 +64,8 @@ class PPOConfig(RunLength):
     and 5e-4 on Selfish-MMM2, App. E.2)."""
     critic_lr: float = 5e-4
     """Adam learning rate of the critics."""
+    adam_eps: float = 1e-8
+    """Adam's epsilon (optax's default; stable-baselines3's PPO policies use 1e-5)."""
     max_grad_norm: float = 0.5
     """Clip each agent's policy direction and critic gradient to this global norm before Adam."""
     hidden: tuple[int, ...] = (64,)
@@ -73,6 +78,11 @@ class PPOConfig(RunLength):
     """Initial weight scale (gain) of each policy's output layer. Not PPO's usual 0.01: that makes the hidden
     layers' gradients tiny at the start, so the second-order terms of CGA and AgA dominate their Adam updates
     and drive the hidden units dead (docs/rl.md, "Policy head initialisation")."""
+    target_kl: float = 0.0
+    """Early stop of an update's epochs, with stable-baselines3's semantics (the SSD repository's
+    run_scripts/sb3_train.py uses 0.01): before each minibatch step the approximate KL(old || new) on that
+    minibatch (mean of (ratio - 1) - log ratio, over agents and samples) is compared with 1.5 * target_kl; once
+    it is above, that step and every later step of the update are skipped. 0 is off (all epochs run)."""
     scan_minibatches: bool = True
     """Loop over epochs and minibatches with lax.scan (True) or unrolled in the trace (False)."""
     nan_at_update: int = 0
@@ -93,15 +103,21 @@ class PPOConfig(RunLength):
         return clipped_surrogate(log_prob, old_log_prob, advantage, self.clip)
 
     def value_loss(self, value, old_value, target):
-        """Clipped value loss around the rollout's values."""
+        """Clipped value loss around the rollout's values (plain ½ mean squared error with value_clip 0)."""
+        if not self.value_clip:
+            return 0.5 * jnp.mean((value - target) ** 2)
         return clipped_value_loss(value, old_value, target, self.value_clip)
 
     def optimizer(self, lr: float) -> optax.GradientTransformation:
         """Clip by the agent's global norm, then Adam."""
-        return optax.chain(optax.clip_by_global_norm(self.max_grad_norm), optax.adam(lr))
+        return optax.chain(optax.clip_by_global_norm(self.max_grad_norm), optax.adam(lr, eps=self.adam_eps))
 
     def validate(self) -> None:
         """Raise `ValueError` naming the first bad value and a fix."""
         check_config(self, counts=("num_envs", "num_steps", "update_epochs", "num_minibatches"),
                      unit=("gamma", "gae_lambda"),
-                     positive=("clip", "value_clip", "lr", "critic_lr", "max_grad_norm", "policy_head_scale"))
+                     positive=("clip", "lr", "critic_lr", "max_grad_norm", "policy_head_scale", "adam_eps"))
+        if not (self.value_clip >= 0 and math.isfinite(self.value_clip)):
+            raise ValueError(f"value_clip must be >= 0 (0: off), got {self.value_clip}.")
+        if not (self.target_kl >= 0 and math.isfinite(self.target_kl)):
+            raise ValueError(f"target_kl must be >= 0 (0: off), got {self.target_kl}.")

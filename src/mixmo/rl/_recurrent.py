@@ -37,7 +37,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl import _random
@@ -46,20 +45,12 @@ from mixmo.rl._gae import gae
 from mixmo.rl._gru import GRUPolicy, masked_logits, stacked_gru_policies
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
 from mixmo.rl._ppo import Minibatch, PPOConfig, Trainer, UpdateMetrics, critic_loss
-from mixmo.rl._trainer import method_step, nan_scale
+from mixmo.rl._train_state import finite
+from mixmo.rl._trainer import mean_infos, method_step, nan_scale
 from mixmo.rl._ppo_loss import clipped_surrogate, normalise
 from mixmo.rl._shaping import RewardShaping
 
 CRITICS = ("local", "central")
-
-
-def _optimizer(config: PPOConfig, lr: float) -> optax.GradientTransformation:
-    """Per-agent clip by global norm, then Adam (as `mixmo.rl.make_train`'s PPO)."""
-    return optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr))
-
-
-def _finite(tree) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
 
 
 @dataclass(frozen=True)
@@ -204,8 +195,8 @@ class RecurrentTrainer(Trainer):
         critic = stacked_mlps(k_critic, n, (critic_in, *c.critic_hidden, 2), 1.0, c.activation)
         return RecurrentTrainState(
             policy=policy, critic=critic,
-            policy_opt=jax.vmap(_optimizer(c, c.lr).init)(policy),
-            critic_opt=jax.vmap(_optimizer(c, c.critic_lr).init)(critic),
+            policy_opt=jax.vmap(c.optimizer(c.lr).init)(policy),
+            critic_opt=jax.vmap(c.optimizer(c.critic_lr).init)(critic),
             method_state=self.method.init(unstack(policy, n)),
             env_state=env_state, obs=obs, world=world, mask=mask,
             hidden=jnp.zeros((n, c.num_envs, c.gru_hidden), jnp.float32),
@@ -285,10 +276,10 @@ class RecurrentTrainer(Trainer):
             return individual * scale, collective * scale, aux
 
         def critic_grads(critic):
-            return jax.grad(critic_loss, has_aux=True)(critic, self._critic_batch(seq), c.value_clip)
+            return jax.grad(critic_loss, has_aux=True)(critic, self._critic_batch(seq), c.value_loss)
 
-        return method_step(self.method, state, n, terms, critic_grads, _optimizer(c, c.lr),
-                           _optimizer(c, c.critic_lr))
+        return method_step(self.method, state, n, terms, critic_grads, c.optimizer(c.lr),
+                           c.optimizer(c.critic_lr))
 
     def _critic_batch(self, seq: Sequences) -> Minibatch:
         """The critic's view of a minibatch as `mixmo.rl.Minibatch` (agent-major, samples flattened)."""
@@ -321,12 +312,9 @@ class RecurrentTrainer(Trainer):
             return jax.lax.scan(self.learn_minibatch, state, shuffled_minibatches(k, batch, c.num_minibatches))
 
         state, infos = jax.lax.scan(epoch, state, jax.random.split(k_epochs, c.update_epochs))
-        info = jnp.mean(infos.reshape(-1, infos.shape[-1]), axis=0)
         state = state._replace(key=jax.random.key_data(key), update=state.update + 1)
-        metrics = UpdateMetrics(
-            episodes=episodes, episode_stats=stats, policy_loss=info[0], collective_loss=info[1],
-            value_loss=info[2], entropy=info[3], approx_kl=info[4], direction_norm=info[5],
-            finite=_finite((state.policy, state.critic)))
+        metrics = UpdateMetrics(episodes=episodes, episode_stats=stats, finite=finite((state.policy, state.critic)),
+                                **mean_infos(infos))
         return state, metrics
 
 

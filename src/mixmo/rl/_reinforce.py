@@ -53,6 +53,7 @@ from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl import _random
 from mixmo.rl._batching import batchify, stack, unbatchify, unstack
 from mixmo.rl._gae import gae
+from mixmo.rl._train_state import finite
 from mixmo.rl._mixing import ITERATIONS, RewardMixer, check_iteration, mix_rewards
 
 
@@ -200,10 +201,6 @@ def td_step(value: jax.Array, batch: EpisodeBatch, mixed: jax.Array, gamma: floa
     return new_value, jnp.sum(delta**2) / (steps * n)
 
 
-def _finite(*arrays) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in arrays]))
-
-
 @dataclass(frozen=True)
 class ReinforceTrainer:
     """A multi-agent REINFORCE trainer; build it with `make_reinforce`.
@@ -308,7 +305,7 @@ class ReinforceTrainer:
             outcomes={} if self.outcomes is None else self.outcomes(batch.final_infos),
             policy_loss=jnp.mean(individual), value_loss=value_loss,
             entropy=jnp.sum(entropy) / (jnp.sum(batch.alive) * n), mixing=rows, trial=trial,
-            finite=_finite(policy, value))
+            finite=finite((policy, value)))
         state = state._replace(policy=policy, value=value, method_state=method_state, mix_state=mix_state)
         return state, metrics
 

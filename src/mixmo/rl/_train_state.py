@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import jax
+import jax.numpy as jnp
 
+from mixmo.methods import Diagnostics
 from mixmo.rl._networks import MLP
 
 
@@ -84,6 +86,31 @@ class Minibatch(NamedTuple):
     collective_target: jax.Array
 
 
+class MinibatchInfo(NamedTuple):
+    """What one minibatch step reports (0-d arrays; `mixmo.rl.method_step`).
+
+    Attributes:
+        policy_loss: mean over the method's players of l_i, before the step.
+        collective_loss: l_c before the step.
+        value_loss: the critic loss before its step.
+        entropy: mean policy entropy (nats).
+        approx_kl: mean KL(old || new) estimate over agents and samples, (ratio - 1) - log ratio.
+        direction_norm: global norm of the policy direction before clipping.
+        diagnostics: the direction beside ξ, ξ_c and H_c ξ_c (`mixmo.methods.Diagnostics`), or None when
+            the trainer does not compute them.
+        stepped: 1.0 if the step was taken, 0.0 if a KL early stop skipped it.
+    """
+
+    policy_loss: jax.Array
+    collective_loss: jax.Array
+    value_loss: jax.Array
+    entropy: jax.Array
+    approx_kl: jax.Array
+    direction_norm: jax.Array
+    diagnostics: Diagnostics | None = None
+    stepped: jax.Array | float = 1.0
+
+
 class UpdateMetrics(NamedTuple):
     """What one update reports (per seed).
 
@@ -101,6 +128,10 @@ class UpdateMetrics(NamedTuple):
         finite: all policy and critic parameters (and mixing rows) finite after the update.
         mixing_rows: with a mixer, its rows A `(n_agents, n_agents)` after the update (D3C: the learnt rows,
             not the trial); None without one.
+        steps_taken: fraction of the update's minibatch steps taken (below 1 when a KL early stop ended the
+            epochs); None for trainers without minibatches.
+        diagnostics: means over the update's minibatch steps of `mixmo.methods.Diagnostics` (so
+            `negative_sign` is the fraction of steps with a negative AgA sign), or None when not computed.
     """
 
     episodes: jax.Array
@@ -113,3 +144,10 @@ class UpdateMetrics(NamedTuple):
     direction_norm: jax.Array
     finite: jax.Array
     mixing_rows: jax.Array | None = None
+    steps_taken: jax.Array | None = None
+    diagnostics: Diagnostics | None = None
+
+
+def finite(tree) -> jax.Array:
+    """True when every leaf of `tree` is finite (the trainers' per-update NaN check)."""
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))

@@ -24,6 +24,10 @@ One update (`Trainer.update`):
    simultaneously started episodes of mixmo's environments every environment ends its episode in the same
    update, so every episode is played under one Ã.
 
+Parameter sharing (`shared=True`): one policy and one critic for all agents; the method sees one player whose
+individual loss is the mean of the agents' l_i and whose collective loss is the mean of their collective terms.
+A KL early stop (`PPOConfig.target_kl`) ends an update's epochs as stable-baselines3 does.
+
 The config supplies what differs between algorithms (`PPOConfig`, `A2CConfig`): `targets`, `surrogate`,
 `value_loss`, `optimizer`, `normalise_advantages`, `shuffle`, `update_epochs`, `num_minibatches`.
 
@@ -51,14 +55,15 @@ import jax.numpy as jnp
 import optax
 
 from mixmo.game import StructuredLosses
-from mixmo.methods import GameMethod, simul_ind
+from mixmo.methods import GameMethod, diagnostics, simul_ind
 from mixmo.rl import _random
 from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
 from mixmo.rl._mixing import RewardMixer, check_iteration, mix_rewards
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
 from mixmo.rl._ppo_loss import clipped_surrogate, clipped_value_loss, normalise
 from mixmo.rl._shaping import RewardShaping
-from mixmo.rl._train_state import Minibatch, Mixing, Rollout, RolloutCarry, TrainState, UpdateMetrics
+from mixmo.rl._train_state import (Minibatch, MinibatchInfo, Mixing, Rollout, RolloutCarry, TrainState,
+                                   UpdateMetrics, finite)
 
 
 def policy_losses(policy_params: tuple, mb: Minibatch, surrogate: Callable | float, ent_coef: float):
@@ -105,8 +110,9 @@ def critic_loss(critic: MLP, mb: Minibatch, value_loss: Callable | float):
     return loss, loss
 
 
-def _finite(tree) -> jax.Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+def _expand(mask: jax.Array, like: jax.Array) -> jax.Array:
+    """`mask` `(k,)` with trailing unit axes to broadcast against `like` `(k, ...)`."""
+    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
 
 
 def nan_scale(nan_at_update: int, update: jax.Array):
@@ -116,23 +122,27 @@ def nan_scale(nan_at_update: int, update: jax.Array):
     return jnp.where(update + 1 == nan_at_update, jnp.nan, 1.0)
 
 
-def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_optimizer, critic_optimizer):
+def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_optimizer, critic_optimizer,
+                diagnose: bool = False):
     """One policy step through `method` and one critic step; shared by the feed-forward and recurrent trainers.
 
     Args:
-        state: a train state with `policy`, `critic`, `policy_opt`, `critic_opt`, `method_state` (stacked on the
-            agent axis).
-        terms: `params -> (individual (n,), collective, (entropy (n,), approx_kl (n,)))` for per-agent params.
+        state: a train state with `policy`, `critic`, `policy_opt`, `critic_opt`, `method_state` (stacked on a
+            leading axis of `n` players: the agents, or 1 for a policy shared by all).
+        terms: `params -> (individual (n,), collective, (entropy (agents,), approx_kl (agents,)))` for the `n`
+            players' params.
         critic_grads: `critic -> (gradients, value loss)`.
-        policy_optimizer, critic_optimizer: per-agent optax transformations (vmapped over the agent axis).
+        policy_optimizer, critic_optimizer: per-player optax transformations (vmapped over the leading axis).
+        diagnose: also compare the direction with ξ, ξ_c and H_c ξ_c (`mixmo.methods.diagnostics`).
 
     Returns:
-        `(state, info)`, info = [mean ℓ_i, ℓ_c, value loss, mean entropy, mean approx KL, ‖direction‖].
+        `(state, MinibatchInfo)`.
     """
     losses = StructuredLosses(individual=lambda p: terms(p)[0], collective=lambda p: terms(p)[1], separable=True)
     params = unstack(state.policy, n)
     individual, collective, (entropy, approx_kl) = terms(params)
     direction, method_state = method.update(losses, params, state.method_state)
+    checks = diagnostics(losses, params, direction) if diagnose else None
     direction = stack(direction)
     updates, policy_opt = jax.vmap(policy_optimizer.update)(direction, state.policy_opt, state.policy)
     policy = optax.apply_updates(state.policy, updates)
@@ -141,9 +151,39 @@ def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_o
     critic = optax.apply_updates(state.critic, updates)
     state = state._replace(policy=policy, critic=critic, policy_opt=policy_opt, critic_opt=critic_opt,
                            method_state=method_state)
-    info = jnp.stack([jnp.mean(individual), collective, value_loss, jnp.mean(entropy), jnp.mean(approx_kl),
-                      optax.tree.norm(direction)])
+    info = MinibatchInfo(policy_loss=jnp.mean(individual), collective_loss=collective, value_loss=value_loss,
+                         entropy=jnp.mean(entropy), approx_kl=jnp.mean(approx_kl),
+                         direction_norm=optax.tree.norm(direction), diagnostics=checks)
     return state, info
+
+
+def shared_terms(terms, n_agents: int):
+    """`terms` of one policy shared by all agents: the method sees ONE player whose individual loss is the mean
+    of the agents' losses and whose collective loss is the mean of the agents' collective terms (how the AgA
+    authors' shared-policy code averages over the agents' samples; App. E.1 shares one policy)."""
+
+    def shared(params):
+        individual, collective, aux = terms(params)
+        return jnp.mean(individual)[None], collective / n_agents, aux
+
+    return shared
+
+
+def mean_infos(infos: MinibatchInfo, ran: jax.Array | None = None) -> dict:
+    """Means over an update's minibatch steps of `MinibatchInfo`s with leading `(epochs, minibatches)` axes, as
+    `UpdateMetrics` keyword arguments; `ran` (`(epochs,)` bool) leaves epochs that did not run out of the
+    means. `steps_taken` is the fraction of all scheduled steps that were taken."""
+    if ran is None:
+        mean = lambda x: jnp.mean(jnp.reshape(x, (-1,)))  # noqa: E731
+    else:
+        weights = jnp.broadcast_to(ran[:, None], infos.policy_loss.shape[:2]).astype(jnp.float32)
+        mean = lambda x: jnp.sum(x * weights) / jnp.sum(weights)  # noqa: E731
+    out = {name: mean(getattr(infos, name)) for name in
+           ("policy_loss", "collective_loss", "value_loss", "entropy", "approx_kl", "direction_norm")}
+    stepped = jnp.broadcast_to(jnp.asarray(infos.stepped, jnp.float32), infos.policy_loss.shape)
+    out["steps_taken"] = jnp.mean(stepped)
+    out["diagnostics"] = None if infos.diagnostics is None else jax.tree.map(mean, infos.diagnostics)
+    return out
 
 
 @dataclass(frozen=True)
@@ -160,11 +200,19 @@ class Trainer:
     shaping: RewardShaping | None = None
     env_params: Any = None
     mixer: RewardMixer | None = None
+    shared: bool = False
+    collective_reward: Callable | None = None
+    diagnose: bool = False
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def n_agents(self) -> int:
         return self.env.num_agents
+
+    @property
+    def players(self) -> int:
+        """The method's players: one policy per agent, or one shared by all (`shared`)."""
+        return 1 if self.shared else self.n_agents
 
     @property
     def n_actions(self) -> int:
@@ -180,11 +228,12 @@ class Trainer:
     # --- pieces ------------------------------------------------------------------------------
     def init(self, key: jax.Array) -> TrainState:
         """A fresh `TrainState` (networks, optimisers, method and mixer states, reset environments)."""
-        c, n = self.config, self.n_agents
+        c, n, players = self.config, self.n_agents, self.players
         k_policy, k_critic, k_env, k_run = jax.random.split(key, 4)
         obs_size = math.prod(self.obs_shape)
-        policy = stacked_mlps(k_policy, n, (obs_size, *c.hidden, self.n_actions), c.policy_head_scale, c.activation)
-        critic = stacked_mlps(k_critic, n, (obs_size, *c.critic_hidden, 2), 1.0, c.activation)
+        policy = stacked_mlps(k_policy, players, (obs_size, *c.hidden, self.n_actions), c.policy_head_scale,
+                              c.activation)
+        critic = stacked_mlps(k_critic, players, (obs_size, *c.critic_hidden, 2), 1.0, c.activation)
         obs, env_state = jax.vmap(lambda k: self.env.reset(k, self.env_params))(jax.random.split(k_env, c.num_envs))
         mixing = None
         if self.mixer is not None:
@@ -196,7 +245,7 @@ class Trainer:
             critic=critic,
             policy_opt=jax.vmap(c.optimizer(c.lr).init)(policy),
             critic_opt=jax.vmap(c.optimizer(c.critic_lr).init)(critic),
-            method_state=self.method.init(unstack(policy, n)),
+            method_state=self.method.init(unstack(policy, players)),
             env_state=env_state,
             obs=batchify(obs, self.env.agents),
             episode_returns=jnp.zeros((n, c.num_envs), jnp.float32),
@@ -271,8 +320,10 @@ class Trainer:
         last = apply_stacked(state.critic, state.obs)  # (N, E, 2)
         advantage, target = c.targets(traj.shaped, traj.value, traj.done[:, None, :], last[..., 0])
         collective_value = jnp.sum(traj.share, axis=1)  # (T, E)
+        collective_reward = (jnp.sum(traj.reward, axis=1) if self.collective_reward is None
+                             else self.collective_reward(traj.reward))
         collective_advantage, collective_target = c.targets(
-            jnp.sum(traj.reward, axis=1), collective_value, traj.done, jnp.sum(last[..., 1], axis=0))
+            collective_reward, collective_value, traj.done, jnp.sum(last[..., 1], axis=0))
         n, samples = self.n_agents, c.batch_steps
 
         def agent_major(x):  # (T, N, E, ...) -> (N, T * E, ...)
@@ -302,7 +353,20 @@ class Trainer:
         def critic_grads(critic):
             return jax.grad(critic_loss, has_aux=True)(critic, mb, c.value_loss)
 
-        return method_step(self.method, state, n, terms, critic_grads, c.optimizer(c.lr), c.optimizer(c.critic_lr))
+        if self.shared:
+            terms = shared_terms(terms, n)
+        return method_step(self.method, state, self.players, terms, critic_grads, c.optimizer(c.lr),
+                           c.optimizer(c.critic_lr), self.diagnose)
+
+    def _guarded_minibatch(self, carry, mb: Minibatch):
+        """`learn_minibatch` under a KL early stop (stable-baselines3's semantics, `PPOConfig.target_kl`): the
+        KL estimate is that of the step's own forward pass, before the step; once it exceeds 1.5 * target_kl
+        this step and every later one of the update are skipped."""
+        state, going = carry
+        stepped, info = self.learn_minibatch(state, mb)
+        going = going & (info.approx_kl <= 1.5 * self.config.target_kl)
+        state = jax.tree.map(lambda new, old: jnp.where(going, new, old), stepped, state)
+        return (state, going), info._replace(stepped=going.astype(jnp.float32))
 
     def _minibatches(self, key: jax.Array, batch: Minibatch) -> Minibatch:
         c = self.config
@@ -314,11 +378,50 @@ class Trainer:
 
     def update(self, state: TrainState) -> tuple[TrainState, UpdateMetrics]:
         """One update: rollout, advantages, epochs of minibatch steps, then the mixer's step."""
-        c = self.config
         key = jax.random.wrap_key_data(state.key)
         key, k_roll, k_epochs = jax.random.split(key, 3)
         state, traj, (episodes, stats) = self.rollout(state, k_roll)
         batch = self.advantages(state, traj)
+
+        state, infos, ran = self._epochs(state, batch, k_epochs)
+        state = state._replace(key=jax.random.key_data(key), update=state.update + 1)
+        rows, checked = None, (state.policy, state.critic)
+        if self.mixer is not None:
+            state = state._replace(mixing=self._mixer_step(state.mixing, episodes, stats["mixed_return"]))
+            rows = self.mixer.rows(state.mixing.state)
+            checked = (*checked, rows)
+        metrics = UpdateMetrics(episodes=episodes, episode_stats=stats, finite=finite(checked), mixing_rows=rows,
+                                **mean_infos(infos, ran))
+        return state, metrics
+
+    def _epochs(self, state: TrainState, batch: Minibatch, key: jax.Array):
+        """`update_epochs` epochs of minibatch steps: `(state, MinibatchInfo with leading (epochs, minibatches),
+        ran)`, `ran` None or a boolean `(epochs,)` mask of the epochs that ran.
+
+        With `target_kl` the epochs run in a `lax.while_loop` that ends when the KL stop fires (vmapped over
+        seeds: when it has fired in every seed), so the epochs after the stop cost nothing; their infos are
+        zeros, left out of the means by `ran`.
+        """
+        c = self.config
+        epoch_keys = jax.random.split(key, c.update_epochs)
+        if c.target_kl:
+            rows = jnp.arange(c.update_epochs)
+
+            def epoch(carry):
+                state, going, i, infos = carry
+                minibatches = self._minibatches(epoch_keys[i], batch)
+                (state, going), info = jax.lax.scan(self._guarded_minibatch, (state, going), minibatches)
+                infos = jax.tree.map(lambda buf, x: jnp.where(_expand(rows == i, buf), x[None], buf), infos, info)
+                return state, going, i + 1, infos
+
+            first = jax.tree.map(lambda x: x[0], self._minibatches(epoch_keys[0], batch))
+            shapes = jax.eval_shape(self._guarded_minibatch, (state, jnp.ones((), bool)), first)[1]
+            infos = jax.tree.map(lambda x: jnp.zeros((c.update_epochs, c.num_minibatches) + x.shape, x.dtype),
+                                 shapes)
+            state, _, done, infos = jax.lax.while_loop(
+                lambda carry: carry[1] & (carry[2] < c.update_epochs), epoch,
+                (state, jnp.ones((), bool), jnp.zeros((), jnp.int32), infos))
+            return state, infos, rows < done
 
         def epoch(state, k):
             minibatches = self._minibatches(k, batch)
@@ -328,29 +431,15 @@ class Trainer:
             for i in range(c.num_minibatches):
                 state, info = self.learn_minibatch(state, jax.tree.map(lambda x, i=i: x[i], minibatches))
                 infos.append(info)
-            return state, jnp.stack(infos)
+            return state, jax.tree.map(lambda *xs: jnp.stack(xs), *infos)
 
-        epoch_keys = jax.random.split(k_epochs, c.update_epochs)
         if c.scan_minibatches:
-            state, infos = jax.lax.scan(epoch, state, epoch_keys)
-        else:
-            infos = []
-            for i in range(c.update_epochs):
-                state, info = epoch(state, epoch_keys[i])
-                infos.append(info)
-            infos = jnp.stack(infos)
-        info = jnp.mean(infos.reshape(-1, infos.shape[-1]), axis=0)
-        state = state._replace(key=jax.random.key_data(key), update=state.update + 1)
-        rows, checked = None, (state.policy, state.critic)
-        if self.mixer is not None:
-            state = state._replace(mixing=self._mixer_step(state.mixing, episodes, stats["mixed_return"]))
-            rows = self.mixer.rows(state.mixing.state)
-            checked = (*checked, rows)
-        metrics = UpdateMetrics(
-            episodes=episodes, episode_stats=stats, policy_loss=info[0], collective_loss=info[1],
-            value_loss=info[2], entropy=info[3], approx_kl=info[4], direction_norm=info[5],
-            finite=_finite(checked), mixing_rows=rows)
-        return state, metrics
+            return (*jax.lax.scan(epoch, state, epoch_keys), None)
+        infos = []
+        for i in range(c.update_epochs):
+            state, info = epoch(state, epoch_keys[i])
+            infos.append(info)
+        return state, jax.tree.map(lambda *xs: jnp.stack(xs), *infos), None
 
     def _mixer_step(self, mixing: Mixing, episodes: jax.Array, mixed_sums: jax.Array) -> Mixing:
         """`mixer.update` with g = mean mixed episode return per agent, only if an episode ended (see above)."""
@@ -365,7 +454,8 @@ class Trainer:
 
 
 def make_train(config, env, method: GameMethod | None = None, shaping: RewardShaping | None = None,
-               env_params=None, mixer: RewardMixer | None = None) -> Trainer:
+               env_params=None, mixer: RewardMixer | None = None, *, shared: bool = False,
+               collective_reward: Callable | None = None, diagnose: bool = False) -> Trainer:
     """Build a multi-agent PPO or A2C trainer (by the type of `config`).
 
     Args:
@@ -377,6 +467,12 @@ def make_train(config, env, method: GameMethod | None = None, shaping: RewardSha
         mixer: optional reward mixing (`mixmo.rl.d3c`, `selfish`, `cooperative`). Exclusive with `shaping`:
             D3C's g and its budget balance are defined on mixed raw rewards, and SVO/SL are baselines of
             their own, so the two are not composed.
+        shared: one policy and one critic for all agents (parameter sharing, as stable-baselines3 with the
+            agents as slots of one policy; the AgA paper App. E.1 for every method but Simul-Ind). The method
+            then sees one player (`shared_terms`). Default: one policy and one critic per agent.
+        collective_reward: `rewards (T, N, E) -> (T, E)`, the reward of the collective loss and of the
+            collective critic (default: Σ_i r_i; `mixmo.rl.fairness_collective(alpha)`: the AgA paper's §5.2).
+        diagnose: compute `mixmo.methods.diagnostics` at every minibatch step (reported in `UpdateMetrics`).
 
     Returns:
         A `Trainer`: `trainer(key) -> (TrainState, UpdateMetrics)`, jit-able and vmappable over keys.
@@ -403,4 +499,5 @@ def make_train(config, env, method: GameMethod | None = None, shaping: RewardSha
         raise ValueError("make_train: reward mixing needs at least 2 agents.")
     if mixer is not None:
         check_iteration(mixer.iteration, ("update",), "make_train (A2C/PPO)")
-    return Trainer(config, env, simul_ind() if method is None else method, shaping, env_params, mixer)
+    return Trainer(config, env, simul_ind() if method is None else method, shaping, env_params, mixer,
+                   shared=shared, collective_reward=collective_reward, diagnose=diagnose)

@@ -10,6 +10,8 @@ from mixmo import methods, rl
 from mixmo.experiments import common
 
 METHOD_IDS = ("simul-ind", "simul-co", "svo", "sl", "cga", "sga", "aga", "aga-sign")
+# methods whose direction is adjusted or sign-aligned: their runs record `mixmo.methods.diagnostics`
+ADJUSTED = ("cga", "sga", "aga", "aga-sign", "aga-head")
 
 
 @dataclass(frozen=True)
@@ -20,11 +22,21 @@ class AgASettings:
     """|lambda| (the paper's headline runs: 100)."""
     extra_lams: tuple[float, ...] = ()
     """Extra AgA runs at these |lambda|, for the paper's sensitivity study (e.g. 0.1,1,1000)."""
+    decay: float = 1.0
+    """Geometric lambda schedule |lambda_t| = lam * decay ** floor(t / decay_every), t counting minibatch steps.
+    Not in the paper: what code that looks like the authors' unreleased SB3 modification does (mixmo's choice
+    to offer it; 1 keeps lambda constant)."""
+    decay_every: int = 0
+    """Minibatch steps between two decays of lambda (0: constant lambda, the paper)."""
 
     def validate(self):
         for lam in (self.lam, *self.extra_lams):
             if not math.isfinite(lam):
                 raise ValueError(f"lambda must be finite, got {lam}.")
+        if not (math.isfinite(self.decay) and self.decay > 0):
+            raise ValueError(f"aga.decay must be a positive number, got {self.decay}.")
+        if self.decay_every < 0:
+            raise ValueError(f"aga.decay_every must be >= 0 (0: constant lambda), got {self.decay_every}.")
 
 
 @dataclass(frozen=True)
@@ -72,9 +84,10 @@ class LineUp:
     sga: SGASettings = SGASettings()
     svo: SVOSettings = SVOSettings()
     sl: SLSettings = SLSettings()
+    known_methods = METHOD_IDS  # a class attribute, not a setting: an experiment may accept more
 
     def validate(self):
-        check_method_ids(self.methods, METHOD_IDS)
+        check_method_ids(self.methods, self.known_methods)
 
 
 def check_method_ids(ids: tuple[str, ...], known: tuple[str, ...]) -> None:
@@ -97,6 +110,7 @@ def build(run_id: str, config):
     """`(GameMethod, RewardShaping or None)` of a run id, with the method settings of `config`."""
     method_id, _, lam = run_id.partition("@")
     lam = float(lam) if lam else config.aga.lam
+    schedule = dict(decay=config.aga.decay, every=config.aga.decay_every)
     table = {
         "simul-ind": lambda: (methods.simul_ind(), None),
         "simul-co": lambda: (methods.simul_co(), None),
@@ -104,7 +118,8 @@ def build(run_id: str, config):
         "sl": lambda: (methods.simul_ind(), rl.sl(config.sl.alpha)),
         "cga": lambda: (methods.cga(config.cga.lam), None),
         "sga": lambda: (methods.sga(config.sga.lam), None),
-        "aga": lambda: (methods.aga(lam), None),
-        "aga-sign": lambda: (methods.aga(lam, align=False), None),
+        "aga": lambda: (methods.aga(lam, **schedule), None),
+        "aga-sign": lambda: (methods.aga(lam, align=False, **schedule), None),
+        "aga-head": lambda: (rl.head_only(methods.aga(lam, **schedule)), None),
     }
     return table[method_id]()

@@ -20,7 +20,7 @@ import pandas as pd
 
 from mixmo import envs, rl
 from mixmo.experiments import common, rl_common, verdicts
-from mixmo.experiments.aga.rl_methods import LineUp, build, runs
+from mixmo.experiments.aga.rl_methods import ADJUSTED, METHOD_IDS, LineUp, build, runs
 from mixmo.experiments import markdown
 from mixmo.experiments.method_ids import DISPLAY
 from mixmo.experiments.registry import Claim, Results, register
@@ -36,6 +36,9 @@ PAPER = {
 # per-episode statistics reported per method (summed over agents), by environment
 EPISODE_STATS = ("apples_eaten", "cleaning_actions", "beams_fired", "times_hit")
 ENV_STATS = {"cleanup": EPISODE_STATS, "harvest": ("apples_eaten", "beams_fired", "times_hit")}
+# diagnostics summarised over the last `run.window` of updates (runs of adjusted methods only)
+DIAGNOSED_SUMMARY = ("negative_sign_fraction", "cos_direction_xi", "cos_direction_xi_c", "xi_norm", "xi_c_norm",
+                     "hc_xi_c_norm")
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,13 @@ class SSDConfig(LineUp):
     """Agents (the paper: 5)."""
     max_steps: int = 1000
     """Episode length in steps (the paper's environments: 1000)."""
+    sharing: bool = False
+    """One policy (and critic) shared by all agents for every method but Simul-Ind, which keeps one per agent
+    (App. E.1: "separated policy parameters for Simul-Ind and sharing same policy parameters for other
+    experiments"). False: one policy per agent for every method (mixmo's default)."""
+    fairness_alpha: float = 0.0
+    """alpha of §5.2's collective reward for CGA and AgA, sum_i (r_i - alpha (1 - atan2(sum_{j!=i} r_j, r_i)))
+    (`mixmo.rl.fairness_collective`); the paper does not give alpha. 0: the plain sum of rewards (default)."""
     ppo: rl.PPOConfig = rl.PPOConfig(total_steps=196_608, value_clip=10.0)
     """The trainer. value_clip 10, not PPO's usual 0.2: returns here are in the tens to hundreds (a hit costs 50),
     and a 0.2 clip would let each critic move only 0.2 per update."""
@@ -55,8 +65,12 @@ class SSDConfig(LineUp):
     gif_steps: int = 200
     """Steps of the GIF of trained agents (0: no GIF)."""
 
+    known_methods = (*METHOD_IDS, "aga-head")  # aga-head: AgA on the MLP policy's action head only
+
     def validate(self):
         common.require(self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}.")
+        common.require(math.isfinite(self.fairness_alpha) and self.fairness_alpha >= 0,
+                       f"fairness_alpha must be a number >= 0, got {self.fairness_alpha}.")
         common.require(self.num_agents >= 2, f"num_agents must be >= 2, got {self.num_agents}.")
         common.require(self.max_steps >= 1, f"max_steps must be >= 1, got {self.max_steps}.")
         common.require(self.gif_steps >= 0, f"gif_steps must be >= 0, got {self.gif_steps}.")
@@ -72,7 +86,12 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
 
     def make_trainer(run_id):
         method, shaping = build(run_id, config)
-        return rl.make_train(ppo, env, method, shaping)
+        method_id = run_id.partition("@")[0]
+        fair = method_id == "cga" or method_id.startswith("aga")
+        return rl.make_train(ppo, env, method, shaping, shared=config.sharing and method_id != "simul-ind",
+                             collective_reward=rl.fairness_collective(config.fairness_alpha)
+                             if fair and config.fairness_alpha else None,
+                             diagnose=method_id in ADJUSTED)
 
     states, histories, timings = rl_common.train_runs(
         [run_id for run_id, _ in all_runs], make_trainer, config, context, progress, label=env_name,
@@ -147,6 +166,11 @@ def tidy_run(run_id: str, lam, history: dict[str, np.ndarray], ppo: rl.PPOConfig
     frame = {"method": common.pop("method"), "lam": lam if lam is not None else np.nan, **common}
     for name in ("policy_loss", "collective_loss", "value_loss", "entropy", "approx_kl", "direction_norm"):
         frame[name] = history[name].ravel()
+    if "steps_taken" in history:
+        frame["steps_taken"] = history["steps_taken"].ravel()
+    for name, column in rl_common.DIAGNOSTIC_COLUMNS.items():
+        if name in history:
+            frame[column] = history[name].ravel()
     df = pd.DataFrame(frame)
     df.insert(1, "run", run_id)
     return df
@@ -167,8 +191,11 @@ def _summary(curves: pd.DataFrame, all_runs, config: SSDConfig, ppo: rl.PPOConfi
             if name in data:
                 common.mean_and_ci(row, name, rl_common.window_means(data, name, config.run.window, ppo.num_updates))
         first = ppo.num_updates - max(1, int(round(config.run.window * ppo.num_updates))) + 1
-        late = data[data["update"] >= first].groupby("seed")["entropy"].mean().to_numpy()
-        common.mean_and_ci(row, "policy_entropy", late)
+        late_updates = data[data["update"] >= first].groupby("seed")
+        common.mean_and_ci(row, "policy_entropy", late_updates["entropy"].mean().to_numpy())
+        for column in DIAGNOSED_SUMMARY:
+            if column in data and data[column].notna().any():
+                common.mean_and_ci(row, column, late_updates[column].mean().to_numpy())
         row["env_steps_per_seed"] = ppo.num_updates * ppo.batch_steps
         rows.append(row)
     return pd.DataFrame(rows)
@@ -178,25 +205,50 @@ def _figure(curves: pd.DataFrame, all_runs, env_name: str):
     import matplotlib.pyplot as plt
 
     panels = ["social_welfare", "apples_eaten", "cleaning_actions" if env_name == "cleanup" else "beams_fired"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    for run_id, _ in all_runs:
+    diagnosed = "negative_sign_fraction" in curves and curves["negative_sign_fraction"].notna().any()
+    fig, axes = plt.subplots(2 if diagnosed else 1, 3, figsize=(13, 7.2 if diagnosed else 3.6), squeeze=False)
+    for index, (run_id, _) in enumerate(all_runs):
         data = curves[(curves.run == run_id) & (curves.episodes > 0)]
         method = run_id.partition("@")[0]
         label = DISPLAY.get(method, method) + (f" (λ={run_id.partition('@')[2]})" if "@" in run_id else "")
-        for ax, column in zip(axes, panels):
+        color = f"C{index % 10}"
+        for ax, column in zip(axes[0], panels):
             if column not in data:
                 continue
             by_step = data.groupby("env_steps")[column]
             mean = by_step.mean()
-            ax.plot(mean.index, mean.to_numpy(), label=label)
-            ax.fill_between(mean.index, by_step.min().to_numpy(), by_step.max().to_numpy(), alpha=0.15)
-    for ax, column in zip(axes, panels):
+            ax.plot(mean.index, mean.to_numpy(), label=label, color=color)
+            ax.fill_between(mean.index, by_step.min().to_numpy(), by_step.max().to_numpy(), alpha=0.15, color=color)
+        if diagnosed:
+            _diagnostic_panels(axes[1], curves[curves.run == run_id], label, color)
+    for ax, column in zip(axes[0], panels):
         ax.set_xlabel("environment steps per seed")
         ax.set_title(column.replace("_", " ") + " per episode")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(f"{env_name.capitalize()}: mean over seeds (band: min–max)")
+    axes[0][0].legend(fontsize=7)
+    if diagnosed:
+        titles = ("fraction of minibatch steps with AgA's sign < 0", "cos(ξ̃, ξ) solid, cos(ξ̃, ξ_c) dashed",
+                  "‖ξ‖ solid, ‖ξ_c‖ dashed, ‖H_c ξ_c‖ dotted")
+        for ax, title in zip(axes[1], titles):
+            ax.set_xlabel("environment steps per seed")
+            ax.set_title(title, fontsize=9)
+        axes[1][2].set_yscale("log")
+        axes[1][0].legend(fontsize=7)
+    fig.suptitle(f"{env_name.capitalize()}: mean over seeds (band: min–max)"
+                 + ("; bottom: diagnostics of the adjusted methods, per update" if diagnosed else ""))
     fig.tight_layout()
     return fig
+
+
+def _diagnostic_panels(axes, data: pd.DataFrame, label: str, color) -> None:
+    """The diagnostics of one run (mean over seeds per update), if it has them."""
+    if "negative_sign_fraction" not in data or data["negative_sign_fraction"].isna().all():
+        return
+    by_step = data.groupby("env_steps")
+    axes[0].plot(by_step["negative_sign_fraction"].mean(), color=color, label=label)
+    axes[1].plot(by_step["cos_direction_xi"].mean(), color=color)
+    axes[1].plot(by_step["cos_direction_xi_c"].mean(), color=color, linestyle="--")
+    for column, style in (("xi_norm", "-"), ("xi_c_norm", "--"), ("hc_xi_c_norm", ":")):
+        axes[2].plot(by_step[column].mean(), color=color, linestyle=style)
 
 
 def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.DataFrame, timings, gif,
@@ -219,7 +271,8 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
     missing = main[~np.isfinite(main.social_welfare)]
     main = main[np.isfinite(main.social_welfare)]  # rankings skip methods without a value
     ranked = main.sort_values("social_welfare", ascending=False)
-    lines += [*(["", *[f"**Note:** {note}" for note in notes]] if notes else []), "", "## Beside the paper", ""]
+    lines += [*(["", *[f"**Note:** {note}" for note in notes]] if notes else []), *_diagnostics_section(summary, config),
+              "", "## Beside the paper", ""]
     if paper["aga_social_welfare"] is not None:
         lines.append(f"- Paper: AgA's mean social welfare {paper['aga_social_welfare']}, {paper['margin']}, "
                      f"after {paper['env_steps']:.0e} environment steps.")
@@ -260,8 +313,9 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
               "- Reading the table: CGA's adjustment Jᵀξ is ∇½‖ξ‖² and AgA's H_c ξ_c is ∇½‖ξ_c‖²; on PPO losses both "
               "are small where the policy gradients vanish, which near-deterministic policies achieve, so watch "
               "`policy_entropy`: a method whose entropy collapses early stops exploring (docs/rl.md).",
-              "- Networks: the paper does not say; ours are per-agent MLPs on the flattened egocentric view "
-              f"(policy hidden {list(config.ppo.hidden)}, critic hidden {list(config.ppo.critic_hidden)}), chosen for speed on CPU.",
+              "- Networks: the paper does not name them (the SSD script uses SB3's CnnPolicy); ours are MLPs on the "
+              f"flattened egocentric view (policy hidden {list(config.ppo.hidden)}, critic hidden "
+              f"{list(config.ppo.critic_hidden)}), chosen for speed on CPU.",
               "", "## Wall time", "", "| run | seconds | env steps/s (all seeds) |", "|---|---|---|"]
     for run_id, seconds in timings.items():
         lines.append(f"| {run_id} | {seconds:.0f} | {config.seeds * steps / seconds:,.0f} |")
@@ -273,19 +327,29 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
               f"- PPO: {ppo.num_envs} environments × {ppo.num_steps} steps per update, {ppo.update_epochs} epochs × "
               f"{ppo.num_minibatches} minibatches, Adam lr {ppo.lr} (critics {ppo.critic_lr}), clip {ppo.clip}, value "
               f"clip {ppo.value_clip}, entropy {ppo.ent_coef}, γ {ppo.gamma}, GAE λ {ppo.gae_lambda}, per-agent "
-              f"gradient-norm clip {ppo.max_grad_norm}. The paper (App. E.1) gives lr 1e-4, clip 0.2, value coefficient "
-              "1, entropy 0.001, γ 0.99, gradient clip 40 and 1000-step episodes; the SSD repository's "
-              "`run_scripts/sb3_train.py`, which has exactly these values and which we infer the paper ran, adds 12 "
-              "environments × 1000-step rollouts, minibatches of 6000 agent-steps, 30 epochs, GAE λ 1.0 and target_kl "
-              "0.01. `--preset paper` sets every one of these the trainer supports (all but target_kl); mixmo's "
-              "defaults are a faster CPU set-up.",
-              "- Not yet as the paper: it shares one policy among the agents for every method but Simul-Ind and uses "
-              "a CNN (SB3's CnnPolicy); here every agent has its own MLP policy.",
-              "- Separate per-agent policies and critics. Agent i's loss: PPO-clip surrogate with its own GAE "
-              "advantages (normalised per minibatch) minus the entropy bonus. Collective loss: the sum over agents of "
-              "the surrogate with the collective advantage, minus the same entropy bonuses. The GameMethod sees both "
-              "(`StructuredLosses(individual, collective, separable=True)`), so Simul-Ind is IPPO and Simul-Co every "
-              "agent on the collective advantage.",
+              f"gradient-norm clip {ppo.max_grad_norm}, KL early stop {ppo.target_kl or 'off'}. The paper (App. E.1) "
+              "gives lr 1e-4, clip 0.2, value coefficient 1, entropy 0.001, γ 0.99, gradient clip 40 and 1000-step "
+              "episodes; the SSD repository's `run_scripts/sb3_train.py`, which has exactly these values and which "
+              "we infer the paper ran, adds 12 environments × 1000-step rollouts, minibatches of 6000 agent-steps, "
+              "30 epochs, GAE λ 1.0 and target_kl 0.01. `--preset paper` sets every one of these; mixmo's defaults "
+              "are a faster CPU set-up (docs/rl.md, \"paper preset vs mixmo default\").",
+              ("- Parameter sharing (App. E.1): one policy and one critic for all agents for every method but "
+               "Simul-Ind, which keeps one per agent. The method sees one player: individual loss the mean of the "
+               "agents' PPO-clip losses, collective loss the mean of their collective terms."
+               if config.sharing else
+               "- One policy and one critic per agent for every method (mixmo's default; the paper shares one "
+               "policy for every method but Simul-Ind: `--set sharing=true`, part of `--preset paper`)."),
+              "- Networks: MLPs on the flattened egocentric view, not the SSD script's CNN (SB3's CnnPolicy): "
+              "chosen for speed on CPU.",
+              "- Agent i's loss: PPO-clip surrogate with its own GAE advantages (normalised per minibatch) minus the "
+              "entropy bonus. Collective loss: the surrogate with the collective advantage, minus the same entropy "
+              "bonuses. The GameMethod sees both (`StructuredLosses(individual, collective, separable=True)`), so "
+              "Simul-Ind is IPPO and Simul-Co every agent on the collective advantage. Only the policy's direction "
+              "is adjusted; critics train as in plain PPO.",
+              (f"- Collective reward of CGA and AgA: §5.2's fairness-shaped Σ_i (r_i − α(1 − atan2(Σ_(j≠i) r_j, r_i))) "
+               f"with α = {config.fairness_alpha:g} (the paper does not give α)." if config.fairness_alpha else
+               "- Collective reward: Σ_i r_i for every method (§5.2's fairness-shaped form for CGA and AgA: "
+               "`--set fairness_alpha=…`; the paper does not give α)."),
               "- Collective critic: V_c(s) = Σ_i u_i(o_i), a second output of each agent's critic (an additive "
               "decomposition over the egocentric views), trained on the collective return Σ_i r_i.",
               f"- AgA |λ| = {config.aga.lam} with the sign rule of Corollary 4.3; CGA λ = {config.cga.lam}. Both adjust the "
@@ -302,6 +366,31 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
               "return is not positive.", "",
               *markdown.config_block(config)]
     return "\n".join(lines) + "\n"
+
+
+def _diagnostics_section(summary: pd.DataFrame, config: SSDConfig) -> list[str]:
+    """The adjusted methods' diagnostics over the averaging window, with how to read them."""
+    if "negative_sign_fraction" not in summary:
+        return []
+    rows = summary[summary["negative_sign_fraction"].notna()]
+    if rows.empty:
+        return []
+    lines = ["", "## Diagnostics of the adjusted methods", "",
+             f"Means over the last {config.run.window:.0%} of updates (each update: the mean over its minibatch "
+             "steps); per update in metrics.csv and in the lower panels of training_curves.png.", "",
+             "| method | λ | negative sign | cos(ξ̃, ξ) | cos(ξ̃, ξ_c) | ‖ξ‖ | ‖ξ_c‖ | ‖H_c ξ_c‖ |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows.to_dict("records"):
+        cells = [f"{row[c]:.2f}" for c in ("negative_sign_fraction", "cos_direction_xi", "cos_direction_xi_c")]
+        cells += [f"{row[c]:.3g}" for c in ("xi_norm", "xi_c_norm", "hc_xi_c_norm")]
+        lines.append(f"| {DISPLAY.get(row['method'], row['method'])} | {row['setting_lam']} | " + " | ".join(cells)
+                     + " |")
+    lines += ["", "Reading: AgA's direction is ξ_c + λ(ξ + H_c ξ_c) with λ's sign from Corollary 4.3. While ‖H_c ξ_c‖ "
+              "is small beside ‖ξ‖, AgA with a large λ steps along ξ (cos(ξ̃, ξ) near 1, i.e. IPPO). Once ‖H_c ξ_c‖ "
+              "outgrows ‖ξ‖, the sign follows the curvature of the collective loss along ξ_c; a large negative-sign "
+              "fraction means λ flips often, and a falling policy_entropy beside it means the adjustment is "
+              "sharpening the policies rather than moving them toward the collective optimum."]
+    return lines
 
 
 def _num(value: float) -> str:
@@ -328,7 +417,9 @@ SMOKE = {"num_agents": 2, "max_steps": 16, "seeds": 2, "methods": ("simul-ind", 
          "ppo.num_envs": 2, "ppo.num_steps": 8, "ppo.num_minibatches": 2, "ppo.update_epochs": 1, "ppo.hidden": (8,),
          "ppo.critic_hidden": (8,), "ppo.total_steps": 32}
 # App. E.1 of the AgA paper, and where it is silent the SSD repository's run_scripts/sb3_train.py (an inference:
-# its values are exactly E.1's). Not yet here: parameter sharing, SB3's CNN, target_kl 0.01 (see the report).
+# its values are exactly E.1's). Not here: SB3's CNN (MLPs on CPU) and the unknown alpha of §5.2's fairness-shaped
+# collective reward (fairness_alpha stays 0). Value coefficient 1 (E.1): the critics have their own optimiser, so it
+# would only rescale their gradient before Adam.
 PAPER_E1 = {
     "seeds": 3,  # §5.2: 3 seeds
     "ppo.lr": 1e-4,  # E.1
@@ -342,6 +433,10 @@ PAPER_E1 = {
     "ppo.update_epochs": 30,  # sb3_train.py
     "ppo.num_minibatches": 10,  # sb3_train.py: batch 6000 agent-steps of 12 x 1000 x 5
     "ppo.gae_lambda": 1.0,  # sb3_train.py
+    "ppo.target_kl": 0.01,  # sb3_train.py (stable-baselines3's early stop)
+    "ppo.value_clip": 0.0,  # stable-baselines3's default: no value clipping (clip_range_vf=None)
+    "ppo.adam_eps": 1e-5,  # stable-baselines3's default Adam epsilon for PPO policies
+    "sharing": True,  # E.1: one policy for all agents but for Simul-Ind
     "aga.lam": 100.0,  # §5.2 headline
     "aga.extra_lams": (0.1, 1.0, 1000.0),  # §5.2's lambda study
 }

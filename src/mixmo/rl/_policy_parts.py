@@ -1,0 +1,83 @@
+"""Options for the policy side of the actor-critic trainers that the AgA paper or its authors' code suggest.
+
+- `head_only(method)`: the method's direction on the policy's action head (its last linear layer) only; the
+  trunk follows the plain PPO gradient ξ (each player's own loss). What a file among public GitHub code that
+  looks like the AgA authors' unreleased modification of stable-baselines3's `ppo.py` does (mixmo's issue
+  12): evidence of what the authors may have run, not paper text.
+- `fairness_collective(alpha)`: AgA paper §5.2's collective reward for CGA and AgA,
+  Σ_i (r_i − α(1 − θ_i)), θ_i the angle of (r_i, Σ_{j≠i} r_j).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from mixmo.game import StructuredLosses
+from mixmo.methods import GameMethod, simul_ind
+from mixmo.rl._networks import MLP
+
+
+def _head(net: MLP):
+    return net.weights[-1], net.biases[-1]
+
+
+def _with_head(net: MLP, head) -> MLP:
+    weight, bias = head
+    return MLP(net.weights[:-1] + (weight,), net.biases[:-1] + (bias,), net.activation)
+
+
+def head_only(method: GameMethod) -> GameMethod:
+    """`method` on the players' action heads, the plain simultaneous gradient ξ on the rest of the policy.
+
+    The head's direction is `method`'s on the game restricted to the heads (the trunks held at their current
+    values): for AgA, ξ_c,head + λ(ξ_head + H_c,head ξ_c,head) with the Hessian of the heads only and the sign
+    of Corollary 4.3 computed from those head vectors. The trunk's direction is ξ_trunk = ∇_trunk ℓ_i, what
+    plain PPO (Simul-Ind; with a shared policy, the mean of the agents' losses) would step.
+
+    Args:
+        method: any `GameMethod` (e.g. `mixmo.methods.aga(100.0)`); params are tuples of `mixmo.rl.MLP`.
+    """
+    plain = simul_ind()
+
+    def restricted(losses, params):
+        def joint(heads):
+            return tuple(_with_head(p, h) for p, h in zip(params, heads))
+
+        individual = lambda heads: losses.individual(joint(heads))  # noqa: E731
+        collective = None if losses.collective is None else (lambda heads: losses.collective(joint(heads)))
+        return StructuredLosses(individual=individual, collective=collective, separable=losses.separable)
+
+    def init(params):
+        return method.init(tuple(_head(p) for p in params))
+
+    def update(losses, params, state):
+        if not isinstance(losses, StructuredLosses):
+            losses = StructuredLosses(individual=losses)
+        heads = tuple(_head(p) for p in params)
+        head_direction, state = method.update(restricted(losses, params), heads, state)
+        trunk_direction, _ = plain.update(losses, params, plain.init(params))
+        return tuple(_with_head(t, h) for t, h in zip(trunk_direction, head_direction)), state
+
+    return GameMethod(init, update)
+
+
+def fairness_collective(alpha: float):
+    """The AgA paper's collective reward (§5.2): `rewards (T, N, E) -> (T, E)`,
+    Σ_i (r_i − α(1 − θ_i)) with θ_i = atan2(Σ_{j≠i} r_j, r_i).
+
+    The paper writes arctan(Σ_{j≠i} r_j / r_i); atan2 is the same angle where r_i > 0 and defines it where
+    r_i ≤ 0 (r_i = 0 and others' reward positive: θ_i = π/2; nobody rewarded: θ_i = 0, so the term is −α).
+    θ_i grows as the others receive more relative to agent i (all equal with n agents: θ_i = arctan(n − 1)),
+    so the subtracted α(1 − θ_i) is smallest, or a bonus, when rewards are shared. α = 0 is the plain sum Σ_i r_i.
+    The paper does not give α.
+    """
+    if not alpha:
+        return lambda rewards: jnp.sum(rewards, axis=1)
+
+    def collective(rewards):
+        others = jnp.sum(rewards, axis=1, keepdims=True) - rewards
+        angle = jnp.arctan2(others, rewards)
+        return jnp.sum(rewards - alpha * (1.0 - angle), axis=1)
+
+    return collective
+
