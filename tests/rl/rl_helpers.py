@@ -15,3 +15,34 @@ def tiny_batch(config, env):
     state = jax.jit(trainer.init)(jax.random.key(0))
     state, traj, _ = jax.jit(trainer.rollout)(state, jax.random.key(1))
     return state, traj, jax.jit(trainer.advantages)(state, traj)
+
+
+def poison_update(monkeypatch, update: int) -> None:
+    """Fault injection for NaN-stop tests: every trainer `mixmo.rl.make_train` builds while the test runs steps a
+    NaN policy direction from update `update` (1-based) on. A `GameMethod` wrapper that counts its calls (one per
+    minibatch step), so nothing of it lives in the library's configs."""
+    import jax.numpy as jnp
+
+    from mixmo.methods import GameMethod
+
+    real = rl.make_train
+
+    def poisoned(method, steps_per_update):
+        def init(params):
+            return method.init(params), jnp.zeros((), jnp.int32)
+
+        def step(losses, params, state):
+            inner, calls = state
+            direction, inner = method.update(losses, params, inner)
+            scale = jnp.where(calls // steps_per_update + 1 >= update, jnp.nan, 1.0)
+            return jax.tree.map(lambda d: d * scale, direction), (inner, calls + 1)
+
+        return GameMethod(init, step)
+
+    def make_train(config, env, method=None, *args, **kwargs):
+        from mixmo.methods import simul_ind
+
+        steps = config.update_epochs * config.num_minibatches
+        return real(config, env, poisoned(method or simul_ind(), steps), *args, **kwargs)
+
+    monkeypatch.setattr(rl, "make_train", make_train)

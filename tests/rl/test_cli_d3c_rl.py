@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mixmo.app.cli import main
+from rl_helpers import poison_update
 from mixmo.rl import _driver
 
 TINY = ["--set", "max_steps=16", "--set", "a2c.num_envs=2", "--set", "a2c.num_steps=8", "--set", "a2c.hidden=8",
@@ -71,10 +72,12 @@ def test_coins_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypa
         assert (parted / name).read_bytes() == (whole / name).read_bytes(), name
 
 
-def test_nan_stops_with_one_line(capsys, tmp_path):
+def test_nan_stops_with_one_line(capsys, tmp_path, monkeypatch):
+    poison_update(monkeypatch, 2)
     code, _, err = run(capsys, "d3c-coins", *TINY, "--set", "a2c.total_steps=48", "--set", "methods=d3c",
-                       "--set", "a2c.nan_at_update=2", "--out", str(tmp_path))
+                       "--out", str(tmp_path))
+    monkeypatch.undo()
     assert code == 1
     (line,) = err.strip().splitlines()
-    assert "d3c" in line and "policy loss" in line and "update 2" in line
+    assert "d3c" in line and "policy update direction" in line and "update 2" in line
     assert json.loads((tmp_path / "checkpoints" / "d3c" / "meta.json").read_text())["updates"] == 1

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from rl_helpers import TINY
+from rl_helpers import TINY, poison_update
 from mixmo.app.cli import main
 from mixmo.rl import _driver
 
@@ -98,13 +98,16 @@ def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
     assert code == 2 and "finished" in err
 
 
-def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(capsys, tmp_path):
+def test_nan_stops_with_one_line_and_keeps_the_last_good_checkpoint(capsys, tmp_path, monkeypatch):
     out_dir = tmp_path / "nan"
+    poison_update(monkeypatch, 2)
     code, _, err = run(capsys, "aga-cleanup", *TINY, "--set", "ppo.total_steps=48", "--set", "run.checkpoint_every=1",
-                       "--set", "methods=simul-ind", "--set", "ppo.nan_at_update=2", "--out", str(out_dir))
+                       "--set", "methods=simul-ind", "--out", str(out_dir))
+    # the poisoning wrapper stays: its counter is part of the checkpointed method state the resumes below load
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
+    # the poisoned first step leaves NaN parameters, so the next minibatch's loss is the first NaN named
     assert "simul-ind" in lines[0] and "policy loss" in lines[0] and "update 2" in lines[0]
     meta = json.loads((out_dir / "checkpoints" / "simul-ind" / "meta.json").read_text())
     assert meta["updates"] == 1

@@ -90,8 +90,6 @@ class A2CConfig(RunLength):
     """Hidden activation: relu or tanh."""
     policy_head_scale: float = 1.0
     """Initial weight scale of each policy's output layer (as PPOConfig's: see docs/rl.md)."""
-    nan_at_update: int = 0
-    """Testing aid: make the policy loss NaN at this update (1-based); 0 is off."""
 
     # --- what the shared Trainer asks of its config -----------------------------------------------
     update_epochs = 1

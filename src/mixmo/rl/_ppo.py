@@ -85,8 +85,6 @@ class PPOConfig(RunLength):
     it is above, that step and every later step of the update are skipped. 0 is off (all epochs run)."""
     scan_minibatches: bool = True
     """Loop over epochs and minibatches with lax.scan (True) or unrolled in the trace (False)."""
-    nan_at_update: int = 0
-    """Testing aid: make the policy loss NaN at this update (1-based); 0 is off."""
 
     # --- what the shared Trainer asks of its config -----------------------------------------------
     normalise_advantages = True

@@ -46,7 +46,7 @@ from mixmo.rl._gru import GRUPolicy, masked_logits, stacked_gru_policies
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
 from mixmo.rl._ppo import Minibatch, PPOConfig, Trainer, UpdateMetrics, critic_loss
 from mixmo.rl._train_state import finite
-from mixmo.rl._trainer import mean_infos, method_step, nan_scale
+from mixmo.rl._trainer import mean_infos, method_step
 from mixmo.rl._ppo_loss import clipped_surrogate, normalise
 from mixmo.rl._shaping import RewardShaping
 
@@ -269,11 +269,9 @@ class RecurrentTrainer(Trainer):
         c, n = self.config, self.n_agents
         seq = seq._replace(advantage=_normalise_per_agent(seq.advantage),
                            collective_advantage=normalise(seq.collective_advantage))
-        scale = nan_scale(c.nan_at_update, state.update)
 
         def terms(params):
-            individual, collective, aux = recurrent_policy_losses(params, seq, c.clip, c.ent_coef)
-            return individual * scale, collective * scale, aux
+            return recurrent_policy_losses(params, seq, c.clip, c.ent_coef)
 
         def critic_grads(critic):
             return jax.grad(critic_loss, has_aux=True)(critic, self._critic_batch(seq), c.value_loss)

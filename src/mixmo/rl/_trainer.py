@@ -115,13 +115,6 @@ def _expand(mask: jax.Array, like: jax.Array) -> jax.Array:
     return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
 
 
-def nan_scale(nan_at_update: int, update: jax.Array):
-    """1, or NaN at update `nan_at_update` (1-based; 0 is off): the testing aid that poisons the policy loss."""
-    if not nan_at_update:
-        return 1.0
-    return jnp.where(update + 1 == nan_at_update, jnp.nan, 1.0)
-
-
 def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_optimizer, critic_optimizer,
                 diagnose: bool = False):
     """One policy step through `method` and one critic step; shared by the feed-forward and recurrent trainers.
@@ -344,11 +337,9 @@ class Trainer:
         if c.normalise_advantages:
             mb = mb._replace(advantage=normalise(mb.advantage, axis=-1),
                              collective_advantage=normalise(mb.collective_advantage))
-        scale = nan_scale(c.nan_at_update, state.update)
 
         def terms(params):
-            individual, collective, aux = policy_losses(params, mb, c.surrogate, c.ent_coef)
-            return individual * scale, collective * scale, aux
+            return policy_losses(params, mb, c.surrogate, c.ent_coef)
 
         def critic_grads(critic):
             return jax.grad(critic_loss, has_aux=True)(critic, mb, c.value_loss)

@@ -48,5 +48,3 @@ def check_config(config, counts: tuple[str, ...], unit: tuple[str, ...], positiv
                          f"and {config.critic_hidden}.")
     if config.activation not in ("relu", "tanh"):
         raise ValueError(f"activation must be relu or tanh, got {config.activation!r}.")
-    if config.nan_at_update < 0:
-        raise ValueError(f"nan_at_update must be >= 0, got {config.nan_at_update}.")
