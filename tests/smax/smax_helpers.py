@@ -1,7 +1,9 @@
-"""Helpers for the Selfish-MMM2 tests: hand-arranged battles and fixed actions."""
+"""Helpers for the Selfish-MMM2 tests: hand-arranged battles, fixed actions, and a small masked environment."""
 
 import jax
 import jax.numpy as jnp
+
+from mixmo.envs import make
 
 
 def arrange(env, units: dict, key=0, energy: float | None = None):
@@ -28,3 +30,21 @@ def actions(env, codes: dict | None = None):
     """All agents stop (action 4) except `codes` {agent index: action}."""
     codes = codes or {}
     return {a: jnp.asarray(codes.get(i, 4), jnp.int32) for i, a in enumerate(env.agents)}
+
+
+class MaskedCoins:
+    """Coins with SMAX-style extras: agent_1 may never take action 0; the global state is both observations."""
+
+    def __init__(self):
+        self.inner = make("coins", max_steps=12)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def avail_actions(self, state):
+        mask = jnp.ones((2, 5), bool)
+        return mask.at[1, 0].set(False)
+
+    def world_state(self, state):
+        obs = self.inner.get_obs(state)
+        return jnp.concatenate([obs[a].reshape(-1).astype(jnp.float32) for a in self.inner.agents])

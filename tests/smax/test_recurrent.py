@@ -1,37 +1,19 @@
 """The recurrent multi-agent PPO (`mixmo.rl.make_recurrent_train`): the GameMethod hook (AgA at lambda = 0
 updates exactly as Simul-Co), masked actions never sampled, the GRU replay reproducing the rollout's
 log-probabilities, determinism, and clear errors. A small environment (D3C's Coins, with an action mask and a
-global state added below) keeps compilation short; the Selfish-MMM2 run is in test_cli_smax.py."""
+global state added, in smax_helpers.py) keeps compilation short; the Selfish-MMM2 run is in test_cli_smax.py."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from smax_helpers import MaskedCoins
 
 import mixmo
 from mixmo import rl
 from mixmo.envs import make
-from mixmo.rl._recurrent import recurrent_policy_losses
 from mixmo.rl._batching import unstack
-
-
-class MaskedCoins:
-    """Coins with SMAX-style extras: agent_1 may never take action 0; the global state is both observations."""
-
-    def __init__(self):
-        self.inner = make("coins", max_steps=12)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def avail_actions(self, state):
-        mask = jnp.ones((2, 5), bool)
-        return mask.at[1, 0].set(False)
-
-    def world_state(self, state):
-        obs = self.inner.get_obs(state)
-        return jnp.concatenate([obs[a].reshape(-1).astype(jnp.float32) for a in self.inner.agents])
-
+from mixmo.rl._recurrent import recurrent_policy_losses
 
 CONFIG = rl.RecurrentConfig(total_steps=32, num_envs=4, num_steps=8, num_minibatches=2, update_epochs=2,
                             hidden=(8,), critic_hidden=(8,), gru_hidden=8, critic="central")

@@ -86,3 +86,4 @@ from mixmo.rl._recurrent import RecurrentTrainState as RecurrentTrainState
 from mixmo.rl._recurrent import make_recurrent_train as make_recurrent_train
 from mixmo.rl._recurrent import recurrent_policy_losses as recurrent_policy_losses
 from mixmo.rl._gru import masked_logits as masked_logits
+from mixmo.rl._evaluate import greedy_evaluation as greedy_evaluation

@@ -10,6 +10,11 @@ GRU cell (Cho et al. 2014; the form of PyTorch's `nn.GRUCell`, as in MAPPO's rec
 
 The hidden state is reset to zeros at the first step of every episode (`first` flags), in the rollout and
 when the loss replays a stored sequence from its initial hidden state, so both see the same computation.
+
+Stacked policies (`step_stacked`, `unroll_stacked`) have a leading axis of either one network per agent
+(evaluated with `vmap` over the agents) or 1: one network shared by all agents (parameter sharing, as
+`mixmo.rl.apply_stacked` for MLPs), evaluated with `vmap` over the agents' inputs and hidden states with the
+network broadcast.
 """
 
 from __future__ import annotations
@@ -93,6 +98,33 @@ def stacked_gru_policies(key: jax.Array, n: int, obs_size: int, embed: int, hidd
     """`n` independently initialised `GRUPolicy`s stacked on a leading agent axis."""
     return jax.vmap(lambda k: gru_policy(k, obs_size, embed, hidden, n_actions, head_scale))(
         jax.random.split(key, n))
+
+
+def _shared(policy: GRUPolicy, n_inputs: int) -> GRUPolicy | None:
+    """The one network of a leading-axis-1 stack evaluated on several agents' inputs, else None."""
+    if policy.w_in.shape[0] == 1 and n_inputs > 1:
+        return jax.tree.map(lambda leaf: leaf[0], policy)
+    return None
+
+
+def step_stacked(policy: GRUPolicy, x: jax.Array, h: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """One step of every agent: `x` `(N, B, *obs_shape)`, `h` `(N, B, hidden)` -> `(logits (N, B, A), h)`.
+
+    `policy` is stacked per agent (leading axis N) or shared (leading axis 1: the same network for every agent).
+    """
+    shared = _shared(policy, x.shape[0])
+    if shared is not None:
+        return jax.vmap(shared.step)(x, h)
+    return jax.vmap(lambda p, xi, hi: p.step(xi, hi))(policy, x, h)
+
+
+def unroll_stacked(policy: GRUPolicy, xs: jax.Array, first: jax.Array, h0: jax.Array) -> jax.Array:
+    """Every agent's logits over a sequence: `xs` `(N, T, B, ...)`, `first` `(T, B)`, `h0` `(N, B, hidden)` ->
+    `(N, T, B, A)`; `policy` stacked per agent or shared, as in `step_stacked`."""
+    shared = _shared(policy, xs.shape[0])
+    if shared is not None:
+        return jax.vmap(lambda x, h: shared.unroll(x, first, h))(xs, h0)
+    return jax.vmap(lambda p, x, h: p.unroll(x, first, h))(policy, xs, h0)
 
 
 def masked_logits(logits: jax.Array, mask: jax.Array | None) -> jax.Array:

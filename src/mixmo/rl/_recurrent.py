@@ -21,6 +21,20 @@ with the collective advantage minus the entropy bonuses, and the policy directio
 and AgA adjust with Hessian-vector products through the GRU unrolls. Directions and critic gradients go
 through per-agent gradient clipping and Adam.
 
+**Parameter sharing** (`make_recurrent_train(..., shared=True)`; MAPPO's usual setting and the AgA paper's
+"consolidated policy networks" for Simul-Co, CGA and AgA, App. E.2): one GRU policy and one critic for all
+agents, stored with a leading axis of 1 where separate networks have one of `n_agents` (`step_stacked`,
+`unroll_stacked` and `mixmo.rl.apply_stacked` broadcast them over the agents). The `GameMethod` then sees ONE
+player: its individual loss is the MEAN over agents of the agents' losses l_i (each with its own advantages,
+shape `(1,)`), its collective loss the mean over agents of the collective-advantage terms (without sharing it
+is their sum, each agent's parameters seeing only their own term); this is how the AgA authors' code treats a
+shared policy. The optimiser states have the same leading axis of 1. The shared critic descends the sum of the
+agents' value losses and the collective one, the same total loss as separate critics (its scale barely matters
+under Adam). The shared policy gets no agent-id one-hot: a Selfish-MMM2 (SMAX) observation holds the unit's
+own type bits, health and position, so one network can act by unit type and situation; what it cannot do is
+tell apart two Marines in the same situation (MAPPO's SMAC scripts also leave the agent id out by default,
+`add_agent_id` off). Without sharing everything is as before, bit for bit.
+
 Everything a `Trainer` offers holds here too: `trainer(key)` is one jit-able function (a `lax.scan` over
 updates), vmappable over seeds, and `trainer.run(state, n)` continues a `TrainState` for
 `mixmo.rl.train_segments` (checkpoints, resume, NaN stop).
@@ -42,11 +56,11 @@ from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl import _random
 from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
 from mixmo.rl._gae import gae
-from mixmo.rl._gru import GRUPolicy, masked_logits, stacked_gru_policies
+from mixmo.rl._gru import GRUPolicy, masked_logits, stacked_gru_policies, step_stacked, unroll_stacked
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
 from mixmo.rl._ppo import Minibatch, PPOConfig, Trainer, UpdateMetrics, critic_loss
 from mixmo.rl._train_state import finite
-from mixmo.rl._trainer import mean_infos, method_step
+from mixmo.rl._trainer import mean_infos, method_step, shared_terms
 from mixmo.rl._ppo_loss import clipped_surrogate, normalise
 from mixmo.rl._shaping import RewardShaping
 
@@ -79,7 +93,8 @@ class RecurrentConfig(PPOConfig):
 class RecurrentTrainState(NamedTuple):
     """What a recurrent run carries from update to update (for one seed); see `mixmo.rl.TrainState`.
 
-    Extra attributes: `world` `(num_envs, W)` global states (zeros `(num_envs, 1)` with a local critic),
+    `policy`, `critic` and their optimiser states have a leading axis of `n_agents`, or of 1 with parameter
+    sharing. Extra attributes: `world` `(num_envs, W)` global states (zeros `(num_envs, 1)` with a local critic),
     `mask` `(n_agents, num_envs, n_actions)` available actions, `hidden` `(n_agents, num_envs, gru_hidden)`
     GRU states, `first` `(num_envs,)` whether `obs` starts an episode.
     """
@@ -123,16 +138,18 @@ def _agent_time_batch(x):  # (B, T, N, ...) -> (N, T, B, ...)
 
 
 def recurrent_policy_losses(policy_params: tuple, seq: Sequences, clip: float, ent_coef: float):
-    """Per-agent PPO losses `(n,)`, the collective loss and `(entropy (n,), approx_kl (n,))` on sequences.
+    """Per-player PPO losses, the collective loss and `(entropy (n,), approx_kl (n,))` on sequences.
 
     Same losses as `mixmo.rl.policy_losses`, with the log-probabilities from replaying every agent's GRU
-    over the stored sequences (masked to the available actions).
+    over the stored sequences (masked to the available actions): the agents' individual losses `(n,)` and the
+    sum over agents of their collective-advantage terms. `policy_params` holds one policy per agent or one
+    shared by all (parameter sharing; `mixmo.rl.shared_terms` then makes them the one player's losses).
     """
     policy = stack(policy_params)
     obs = _agent_time_batch(seq.obs)  # (N, T, B, ...)
     first = jnp.swapaxes(seq.first, 0, 1)  # (T, B)
     h0 = jnp.swapaxes(seq.h0, 0, 1)  # (N, B, G)
-    logits = jax.vmap(lambda p, x, h: p.unroll(x, first, h))(policy, obs, h0)  # (N, T, B, A)
+    logits = unroll_stacked(policy, obs, first, h0)  # (N, T, B, A)
     log_probs = jax.nn.log_softmax(masked_logits(logits, _agent_time_batch(seq.mask)))
     n = logits.shape[0]
     flat = lambda x: x.reshape(n, -1)  # noqa: E731  (N, T, B) -> (N, T * B)
@@ -183,21 +200,21 @@ class RecurrentTrainer(Trainer):
 
     # --- pieces ------------------------------------------------------------------------------
     def init(self, key: jax.Array) -> RecurrentTrainState:
-        c, n = self.config, self.n_agents
+        c, n, players = self.config, self.n_agents, self.players
         k_policy, k_critic, k_env, k_run = jax.random.split(key, 4)
         obs_size = math.prod(self.obs_shape)
-        policy = stacked_gru_policies(k_policy, n, obs_size, c.hidden[0], c.gru_hidden, self.n_actions,
+        policy = stacked_gru_policies(k_policy, players, obs_size, c.hidden[0], c.gru_hidden, self.n_actions,
                                       c.policy_head_scale)
         obs_dict, env_state = jax.vmap(lambda k: self.env.reset(k, self.env_params))(
             jax.random.split(k_env, c.num_envs))
         obs, world, mask = self._observe_all(obs_dict, env_state)
         critic_in = self._critic_input(obs, world).shape[-1]
-        critic = stacked_mlps(k_critic, n, (critic_in, *c.critic_hidden, 2), 1.0, c.activation)
+        critic = stacked_mlps(k_critic, players, (critic_in, *c.critic_hidden, 2), 1.0, c.activation)
         return RecurrentTrainState(
             policy=policy, critic=critic,
             policy_opt=jax.vmap(c.optimizer(c.lr).init)(policy),
             critic_opt=jax.vmap(c.optimizer(c.critic_lr).init)(critic),
-            method_state=self.method.init(unstack(policy, n)),
+            method_state=self.method.init(unstack(policy, players)),
             env_state=env_state, obs=obs, world=world, mask=mask,
             hidden=jnp.zeros((n, c.num_envs, c.gru_hidden), jnp.float32),
             first=jnp.ones((c.num_envs,), bool),
@@ -213,7 +230,7 @@ class RecurrentTrainer(Trainer):
             st, episodes, stats = carry
             k_act, k_env = jax.random.split(k)
             hidden = jnp.where(st.first[None, :, None], 0.0, st.hidden)
-            logits, hidden = jax.vmap(lambda p, x, h: p.step(x, h))(st.policy, st.obs, hidden)
+            logits, hidden = step_stacked(st.policy, st.obs, hidden)
             logits = masked_logits(logits, st.mask)
             action = _random.categorical(k_act, logits)  # (N, E); jax.random.categorical's draw, made flat
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], axis=-1)[..., 0]
@@ -266,7 +283,7 @@ class RecurrentTrainer(Trainer):
 
     def learn_minibatch(self, state: RecurrentTrainState, seq: Sequences):
         """One policy step (through the `GameMethod`) and one critic step on a minibatch of sequences."""
-        c, n = self.config, self.n_agents
+        c = self.config
         seq = seq._replace(advantage=_normalise_per_agent(seq.advantage),
                            collective_advantage=normalise(seq.collective_advantage))
 
@@ -276,8 +293,10 @@ class RecurrentTrainer(Trainer):
         def critic_grads(critic):
             return jax.grad(critic_loss, has_aux=True)(critic, self._critic_batch(seq), c.value_loss)
 
-        return method_step(self.method, state, n, terms, critic_grads, c.optimizer(c.lr),
-                           c.optimizer(c.critic_lr))
+        if self.shared:
+            terms = shared_terms(terms, self.n_agents)
+        return method_step(self.method, state, self.players, terms, critic_grads, c.optimizer(c.lr),
+                           c.optimizer(c.critic_lr), self.diagnose)
 
     def _critic_batch(self, seq: Sequences) -> Minibatch:
         """The critic's view of a minibatch as `mixmo.rl.Minibatch` (agent-major, samples flattened)."""
@@ -321,7 +340,8 @@ def _normalise_per_agent(advantage):  # (B, T, N): each agent over its samples
 
 
 def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None = None,
-                         shaping: RewardShaping | None = None, env_params=None) -> RecurrentTrainer:
+                         shaping: RewardShaping | None = None, env_params=None, *,
+                         shared: bool = False) -> RecurrentTrainer:
     """Build a recurrent multi-agent PPO trainer (GRU policies; local or centralised critics).
 
     Args:
@@ -331,6 +351,9 @@ def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None
         method: the `GameMethod` giving the policy direction (default Simul-Ind, i.e. IPPO).
         shaping: optional reward shaping applied before advantages (SVO, SL).
         env_params: environment parameters (default: the environment's).
+        shared: parameter sharing (MAPPO's consolidated networks): one GRU policy and one critic for all agents,
+            stored with a leading axis of 1; the method sees one player (see the module docstring). Default:
+            one policy and one critic per agent.
 
     Returns:
         A `RecurrentTrainer`: `trainer(key) -> (RecurrentTrainState, UpdateMetrics)`, jit-able, vmappable.
@@ -353,4 +376,5 @@ def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None
     if config.critic == "central" and not hasattr(env, "world_state"):
         raise ValueError(f"critic='central' needs an environment with world_state(state); {type(env).__name__} "
                          "has none: use critic='local'.")
-    return RecurrentTrainer(config, env, simul_ind() if method is None else method, shaping, env_params)
+    return RecurrentTrainer(config, env, simul_ind() if method is None else method, shaping, env_params,
+                            shared=bool(shared))
