@@ -341,7 +341,7 @@ def _normalise_per_agent(advantage):  # (B, T, N): each agent over its samples
 
 def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None = None,
                          shaping: RewardShaping | None = None, env_params=None, *,
-                         shared: bool = False) -> RecurrentTrainer:
+                         shared: bool = False, diagnose: bool = False) -> RecurrentTrainer:
     """Build a recurrent multi-agent PPO trainer (GRU policies; local or centralised critics).
 
     Args:
@@ -354,6 +354,7 @@ def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None
         shared: parameter sharing (MAPPO's consolidated networks): one GRU policy and one critic for all agents,
             stored with a leading axis of 1; the method sees one player (see the module docstring). Default:
             one policy and one critic per agent.
+        diagnose: compute `mixmo.methods.diagnostics` at every minibatch step (as `mixmo.rl.make_train`).
 
     Returns:
         A `RecurrentTrainer`: `trainer(key) -> (RecurrentTrainState, UpdateMetrics)`, jit-able, vmappable.
@@ -377,4 +378,4 @@ def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None
         raise ValueError(f"critic='central' needs an environment with world_state(state); {type(env).__name__} "
                          "has none: use critic='local'.")
     return RecurrentTrainer(config, env, simul_ind() if method is None else method, shaping, env_params,
-                            shared=bool(shared))
+                            shared=bool(shared), diagnose=bool(diagnose))

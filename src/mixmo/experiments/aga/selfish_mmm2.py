@@ -27,7 +27,7 @@ import pandas as pd
 
 from mixmo import envs, rl
 from mixmo.experiments import common, rl_common, verdicts
-from mixmo.experiments.aga.rl_methods import AgASettings, LineUp, build, runs
+from mixmo.experiments.aga.rl_methods import ADJUSTED, AgASettings, LineUp, build, runs
 from mixmo.experiments.aga.smax_gif import won_episode_gif
 from mixmo.experiments.aga.ssd import tidy_run
 from mixmo.experiments import markdown
@@ -127,7 +127,7 @@ def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results
     def make_trainer(run_id):
         method, shaping = build(run_id, config)
         return rl.make_recurrent_train(recurrent_config(config, run_id), env, method, shaping,
-                                       shared=shared(config, run_id))
+                                       shared=shared(config, run_id), diagnose=run_id.partition("@")[0] in ADJUSTED)
 
     states, histories, timings = rl_common.train_runs(
         [run_id for run_id, _ in all_runs], make_trainer, config, context, progress, label="selfish_mmm2",
