@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mixmo import envs
 from mixmo.envs import render
 
 
@@ -72,3 +73,25 @@ def test_annotated_frames_keep_the_picture_and_add_a_step_counter_and_a_colour_k
         assert (panels[0] == np.asarray(rgb, np.uint8)).all(axis=-1).any(), rgb
     assert [label for label, _ in render.legend(registered("trust_your_brother"))] == ["prey 0", "prey 1",
                                                                                        "predator"]
+
+
+def test_trained_agents_gifs_carry_the_step_counter_and_the_colour_key(tmp_path):
+    """`mixmo.rl.write_gif` (the trained-agent GIFs of aga-cleanup, aga-harvest and aga-selfish-mmm2) is the one
+    GIF writer: with a key, each frame is the upscaled picture with the annotation panel beneath it."""
+    from PIL import Image
+
+    from mixmo import rl
+
+    env = envs.make("harvest", num_agents=2, max_steps=5)
+    frames = np.stack([env.render(env.reset(jax.random.key(i))[1]) for i in range(3)])
+    path = rl.write_gif(frames, tmp_path / "a.gif", upscale=2, key=render.legend(env), first_step=4)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 3
+        first = np.asarray(gif.convert("RGB"))
+    height, width = 2 * frames.shape[1], 2 * frames.shape[2]
+    assert first.shape[0] > height  # the panel beneath the picture
+    want = render.annotate(np.repeat(np.repeat(frames, 2, axis=1), 2, axis=2), render.legend(env), 4)[0]
+    assert first.shape == want.shape
+    plain = rl.write_gif(frames, tmp_path / "b.gif", upscale=2)
+    with Image.open(plain) as gif:
+        assert np.asarray(gif.convert("RGB")).shape[:2] == (height, width)

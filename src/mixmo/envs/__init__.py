@@ -28,10 +28,13 @@ _NAMES = {
     "TrustYourBrotherEnv": "mixmo.envs.trust_your_brother",
     "TrustYourBrotherParams": "mixmo.envs.trust_your_brother",
 }
+_SUBMODULES = ("render", "catalog")  # `mixmo.envs.render` reachable as an attribute too
 __all__ = list(_NAMES)
 
 
 def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"mixmo.envs.{name}")
     if name in _NAMES:
         value = getattr(importlib.import_module(_NAMES[name]), name)
         globals()[name] = value  # later look-ups skip this function

@@ -248,11 +248,22 @@ def rollout_gif(
     ``upscale`` enlarges every pixel to an ``upscale x upscale`` block; ``annotated`` adds the step counter and
     the colour key beneath each frame (``annotate``).
     """
+    frames = rollout_frames(env, key, steps, policy)
+    return write_gif(frames, path, fps=fps, upscale=upscale, key=legend(env) if annotated else None)
+
+
+def write_gif(frames: np.ndarray, path: str | Path, fps: int = 8, upscale: int = 1,
+              key: list[LegendEntry] | None = None, first_step: int = 0) -> Path:
+    """Write uint8 frames ``(T, H, W, 3)`` as a looping animated GIF; returns the path.
+
+    ``upscale`` enlarges every pixel to an ``upscale x upscale`` block; with a colour ``key`` (``legend(env)``)
+    each frame gets the step counter (from ``first_step``) and the key beneath it (``annotate``).
+    """
     from PIL import Image
 
-    frames = _enlarge(rollout_frames(env, key, steps, policy), upscale)
-    if annotated:
-        frames = annotate(frames, legend(env))
+    frames = _enlarge(np.asarray(frames), upscale)
+    if key is not None:
+        frames = annotate(frames, key, first_step)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     images = [Image.fromarray(f) for f in frames]

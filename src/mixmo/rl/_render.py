@@ -1,17 +1,18 @@
-"""Pictures of trained agents: a rollout driven by stacked per-agent policies, as frames or a GIF.
+"""Pictures of trained agents: a rollout driven by stacked per-agent policies, as frames (GIFs: `write_gif`, the
+one GIF writer, `mixmo.envs.render.write_gif`, with the step counter and colour key beneath each frame).
 
 `mixmo.envs.render` draws random-policy rollouts; here the actions come from the trained policy `MLP`s.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mixmo.envs.render import write_gif as write_gif  # re-exported: mixmo.rl.write_gif
 from mixmo.rl import _random
 from mixmo.rl._batching import batchify, unbatchify
 from mixmo.rl._networks import MLP, apply_stacked
@@ -50,18 +51,3 @@ def policy_rollout_frames(env: Any, policy: MLP, key: jax.Array, steps: int, gre
 
     states = roll(key)
     return np.stack([env.render(jax.tree.map(lambda x, i=i: x[i], states)) for i in range(steps + 1)])
-
-
-def write_gif(frames: np.ndarray, path: str | Path, fps: int = 8, upscale: int = 1) -> Path:
-    """Write uint8 frames `(T, H, W, 3)` as a looping animated GIF; returns the path."""
-    from PIL import Image
-
-    if upscale < 1:
-        raise ValueError(f"upscale must be a positive integer, got {upscale}.")
-    frames = np.repeat(np.repeat(frames, upscale, axis=-3), upscale, axis=-2)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images = [Image.fromarray(f) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=max(1000 // fps, 20), loop=0,
-                   optimize=True)
-    return path

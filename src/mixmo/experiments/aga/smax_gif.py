@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mixmo import rl
+from mixmo import envs, rl
 
 
 def won_episode_gif(env, policy: rl.GRUPolicy, key: jax.Array, steps: int, path: Path, fps: int = 8):
@@ -48,4 +48,4 @@ def won_episode_gif(env, policy: rl.GRUPolicy, key: jax.Array, steps: int, path:
     previous = ends[ends < end]
     start = int(previous[-1]) + 1 if previous.size else 0
     frames = np.stack([env.render(jax.tree.map(lambda x, i=i: x[i], states)) for i in range(start, end + 1)])
-    return rl.write_gif(frames, path, fps=fps), bool(wins.size)
+    return rl.write_gif(frames, path, fps=fps, key=envs.render.legend(env), first_step=start), bool(wins.size)

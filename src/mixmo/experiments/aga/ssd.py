@@ -107,7 +107,7 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
         shown = "aga" if "aga" in final_policies else all_runs[-1][0]
         policy = jax.tree.map(lambda x: x[0], final_policies[shown])
         frames = rl.policy_rollout_frames(env, policy, jax.random.key(config.run.seed + 1), config.gif_steps)
-        gif = rl.write_gif(frames, run_dir / f"{env_name}_{shown}.gif", upscale=2).name
+        gif = rl.write_gif(frames, run_dir / f"{env_name}_{shown}.gif", upscale=2, key=envs.render.legend(env)).name
     return Results(
         summary=summary,
         metrics=curves,
