@@ -100,3 +100,57 @@ def test_bad_settings_give_one_line_and_exit_2(capsys, tmp_path, setting, messag
     assert code == 2
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert not (tmp_path / "x").exists()
+
+
+def test_interrupt_then_resume_is_bit_identical_and_nan_stops(capsys, tmp_path, monkeypatch):
+    """REINFORCE runs through `rl.train_segments`: checkpoints per segment, --resume, the NaN stop."""
+    import os
+    import signal
+
+    from mixmo.rl import _driver
+
+    settings = ["--seeds", "2", "--steps", "4", "--set", "checkpoint_every=1", "--set", "methods=selfish,d3c",
+                "--set", "points=2", "--quiet"]
+    whole, parted = tmp_path / "whole", tmp_path / "parted"
+    code, _, err = run(capsys, *settings, "--out", str(whole))
+    assert code == 0, err
+    saves, real_save = [], _driver.save_checkpoint
+
+    def save_then_interrupt(*args, **kwargs):
+        result = real_save(*args, **kwargs)
+        saves.append(args[0])
+        if len(saves) == 7:  # selfish: updates 0..4; d3c: 0, 1 -> Ctrl-C during its second update
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(_driver, "save_checkpoint", save_then_interrupt)
+    code, _, err = run(capsys, *settings, "--out", str(parted))
+    assert code == 130 and f"--resume {parted}" in err
+    assert json.loads((parted / "checkpoints" / "d3c" / "meta.json").read_text())["updates"] == 1
+    monkeypatch.setattr(_driver, "save_checkpoint", real_save)
+    code, _, err = run(capsys, "--resume", str(parted), "--quiet")
+    assert code == 0, err
+    for name in ("metrics.csv", "summary.json", "claims.json"):
+        assert (parted / name).read_bytes() == (whole / name).read_bytes(), name
+
+    real_make = d3c_tyb.rl.make_reinforce
+
+    class Poisoned:  # the trainer with NaN initial policy weights: the first update's losses are NaN
+        def __init__(self, trainer):
+            self.trainer, self.config = trainer, trainer.config
+
+        def init(self, key):
+            state = self.trainer.init(key)
+            return state._replace(policy=state.policy * float("nan"))
+
+        def run(self, state, n):
+            return self.trainer.run(state, n)
+
+    def poisoned(*args, **kwargs):
+        return Poisoned(real_make(*args, **kwargs))
+
+    monkeypatch.setattr(d3c_tyb.rl, "make_reinforce", poisoned)
+    code, _, err = run(capsys, *settings, "--out", str(tmp_path / "nan"))
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert "selfish" in line and "NaN or inf at update 1" in line

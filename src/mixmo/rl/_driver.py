@@ -65,14 +65,18 @@ _QUANTITIES = (("policy_loss", "policy loss"), ("collective_loss", "collective p
 
 
 def metrics_to_numpy(metrics: UpdateMetrics) -> dict[str, np.ndarray]:
-    """Flatten `UpdateMetrics` into a dict of numpy arrays; episode statistics become `stat/<name>`, the
-    diagnostics' fields (`mixmo.methods.Diagnostics`) keys of their own."""
-    out = {f"stat/{k}": np.asarray(v) for k, v in metrics.episode_stats.items()}
-    for name in UpdateMetrics._fields:
-        value = getattr(metrics, name)
-        if name == "episode_stats" or value is None:  # None: no mixer, no minibatches, no diagnostics
+    """Flatten a trainer's metrics (`UpdateMetrics`, `ReinforceMetrics`: NamedTuples of arrays) into a dict of
+    numpy arrays. Dict fields become `<prefix>/<name>` (`episode_stats`: `stat/<name>`, `outcomes`:
+    `outcome/<name>`), the diagnostics' fields (`mixmo.methods.Diagnostics`) keys of their own; None fields (no
+    mixer, no minibatches, no diagnostics) are left out."""
+    out = {}
+    for name, value in metrics._asdict().items():
+        if value is None:
             continue
-        if name == "diagnostics":
+        if isinstance(value, dict):
+            prefix = {"episode_stats": "stat", "outcomes": "outcome"}.get(name, name)
+            out.update({f"{prefix}/{k}": np.asarray(v) for k, v in value.items()})
+        elif hasattr(value, "_asdict"):
             out.update({k: np.asarray(v) for k, v in value._asdict().items()})
         else:
             out[name] = np.asarray(value)
@@ -81,9 +85,10 @@ def metrics_to_numpy(metrics: UpdateMetrics) -> dict[str, np.ndarray]:
 
 def first_nonfinite(metrics: dict[str, np.ndarray]) -> tuple[int, int, str] | None:
     """`(update index, seed, quantity)` of the first non-finite entry in metrics `(seeds, updates)`, or None."""
-    updates = metrics["policy_loss"].shape[1]
+    updates = metrics["finite"].shape[1]
+    checked = [(key, name) for key, name in _QUANTITIES if key in metrics]  # what this trainer reports
     for j in range(updates):
-        for key, name in _QUANTITIES:
+        for key, name in checked:
             values = metrics[key][:, j]
             bad = ~values if values.dtype == bool else ~np.isfinite(values)
             if bad.any():
@@ -131,7 +136,8 @@ def train_segments(
     """Train `trainer` from each of `keys` (vmapped), `segment` updates per compiled call.
 
     Args:
-        trainer: from `mixmo.rl.make_train`.
+        trainer: from `mixmo.rl.make_train`, `make_recurrent_train` or `make_reinforce`: anything with
+            `init(key)`, `run(state, n)` and `config.num_updates` whose metrics have a `finite` field.
         keys: PRNG keys, one per seed, stacked.
         label: names the run in messages (e.g. the method).
         segment: updates per compiled call and per checkpoint.
@@ -152,7 +158,7 @@ def train_segments(
     if segment < 1:
         raise ValueError(f"segment must be >= 1, got {segment}.")
     total = trainer.config.num_updates
-    batch = trainer.config.batch_steps
+    batch = getattr(trainer.config, "batch_steps", None)  # environment steps per update, where fixed
     states = jax.jit(jax.vmap(trainer.init))(keys)
     done, history = 0, {}
     meta = {"label": label, "num_updates": total, "segment": segment, "seeds": int(keys.shape[0])}
@@ -179,14 +185,15 @@ def train_segments(
             metrics = metrics_to_numpy(jax.device_get(metrics))
             # wall time per update (compilation included), kept with the metrics so a resumed run reports the
             # whole run's time
-            metrics["seconds"] = np.full(metrics["policy_loss"].shape, (time.perf_counter() - start) / n)
+            metrics["seconds"] = np.full(metrics["finite"].shape, (time.perf_counter() - start) / n)
             bad = first_nonfinite(metrics)
             if bad is not None:
                 j, seed, quantity = bad
                 update = done + j + 1
                 kept = f"; last good checkpoint: {checkpoint_dir} (update {done})" if checkpoint_dir else ""
-                raise NonFiniteError(f"{label}: {quantity} is NaN or inf at update {update} (env step "
-                                     f"{update * batch} per seed, seed {seed}); training stopped{kept}.")
+                where = f"env step {update * batch} per seed, seed {seed}" if batch else f"seed {seed}"
+                raise NonFiniteError(f"{label}: {quantity} is NaN or inf at update {update} ({where}); training "
+                                     f"stopped{kept}.")
             states = new_states
             for k, v in metrics.items():
                 history.setdefault(k, []).append(v)

@@ -62,6 +62,8 @@ class TYBConfig:
     is about 19 MB)."""
     seed: int = 0
     """PRNG seed; every method sees the same seeds."""
+    checkpoint_every: int = 200
+    """Updates per compiled segment: a checkpoint (for --resume), a progress tick and the NaN check after each."""
 
     def validate(self):
         common.require(self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}; e.g. --seeds 100.")
@@ -73,6 +75,7 @@ class TYBConfig:
         common.require(len(set(self.methods)) == len(self.methods), f"methods: {self.methods} lists one twice.")
         common.require(0 < self.window <= 1, f"window must be in (0, 1], got {self.window}.")
         common.require(self.points >= 1, f"points must be >= 1, got {self.points}.")
+        common.require(self.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {self.checkpoint_every}.")
 
 
 def close_prey(episodes: int) -> jax.Array:
@@ -135,42 +138,35 @@ def mixer(method: str, config: TYBConfig) -> rl.RewardMixer:
     return {"selfish": rl.selfish, "cooperative": rl.cooperative}[method]()
 
 
-def _per_update(metrics: rl.ReinforceMetrics) -> dict[str, np.ndarray]:
-    """The quantities kept per seed and update, each `(seeds, updates)`."""
-    returns = np.asarray(metrics.episode_return, np.float64)
-    rows = np.asarray(metrics.mixing, np.float64)
+def _per_update(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The quantities kept per seed and update, each `(seeds, updates)`, from `rl.train_segments`' metrics."""
+    returns = np.asarray(metrics["episode_return"], np.float64)
+    rows = np.asarray(metrics["mixing"], np.float64)
     attention = np.asarray(rl.relative_attention(jnp.asarray(rows)), np.float64)
     attention = np.where(np.isfinite(attention), attention, np.nan)  # no mixing: ln(1/0)
     out = {f"return_{i}": returns[..., i] for i in range(returns.shape[-1])}
     out["social_welfare"] = returns.sum(-1)
     for name in ("escape_rate", "close_return", "far_return"):
-        out[name] = np.asarray(metrics.outcomes[name], np.float64)
-    out["times_caught"] = np.asarray(metrics.episode_stats["times_caught"], np.float64).sum(-1)
-    out["moves_tried"] = np.asarray(metrics.episode_stats["moves_tried"], np.float64).sum(-1)
+        out[name] = np.asarray(metrics[f"outcome/{name}"], np.float64)
+    out["times_caught"] = np.asarray(metrics["stat/times_caught"], np.float64).sum(-1)
+    out["moves_tried"] = np.asarray(metrics["stat/moves_tried"], np.float64).sum(-1)
     for i in range(rows.shape[-1]):
         out[f"relative_attention_{i}"] = attention[..., i]
         out[f"weight_to_other_{i}"] = rows[..., i, 1 - i]
     return out
 
 
-def train(method: str, config: TYBConfig, progress_tick) -> dict[str, np.ndarray]:
-    """All seeds of one method in one jit(vmap(scan)), in 10 chunks for progress. Returns `_per_update` arrays."""
+def train(method: str, config: TYBConfig, progress_tick, context: rl.RunContext) -> dict[str, np.ndarray]:
+    """All seeds of one method vmapped, through `rl.train_segments` (`checkpoint_every` updates per compiled
+    segment; checkpoints in `run_dir/checkpoints/<method>` for --resume; NaN stop). Returns `_per_update` arrays."""
     env = envs.make("trust_your_brother")
     trainer = rl.make_reinforce(config.reinforce, env, mixer(method, config),
                                 starts=batch_starts(env, config.reinforce.episodes), outcomes=outcomes(config.reinforce.episodes))
     keys = jax.random.split(jax.random.key(config.seed), config.seeds)
-    states = jax.jit(jax.vmap(trainer.init))(keys)
-    chunk = max(1, math.ceil(config.reinforce.num_updates / 10))
-    runners, parts, done = {}, [], 0
-    while done < config.reinforce.num_updates:
-        n = min(chunk, config.reinforce.num_updates - done)
-        if n not in runners:
-            runners[n] = jax.jit(jax.vmap(lambda s, n=n: trainer.run(s, n)))
-        states, metrics = runners[n](states)
-        parts.append(_per_update(jax.device_get(metrics)))
-        done += n
-        progress_tick(n)
-    return {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
+    checkpoint = context.run_dir / "checkpoints" / method if context.run_dir is not None else None
+    _, metrics = rl.train_segments(trainer, keys, label=f"trust_your_brother {method}", segment=config.checkpoint_every,
+                                   checkpoint_dir=checkpoint, resume=context.resume, advance=progress_tick)
+    return _per_update(metrics)
 
 
 def _gini_equality(costs: np.ndarray) -> np.ndarray:
@@ -235,12 +231,16 @@ SMOKE = {"seeds": 20, "reinforce.num_updates": 200, "methods": "selfish,d3c,d3c@
 and ranking), 20 runs, 200 updates."""
 
 
-@register("d3c-trust-your-brother", TYBConfig, presets={"smoke": SMOKE}, steps_key="reinforce.num_updates")
-def run(config: TYBConfig, progress) -> Results:
+@register("d3c-trust-your-brother", TYBConfig, presets={"smoke": SMOKE}, steps_key="reinforce.num_updates",
+          run_folder=True)
+def run(config: TYBConfig, progress, context: rl.RunContext | None = None) -> Results:
+    context = context or rl.RunContext()
+    common.require(not context.loggers, "d3c-trust-your-brother does not stream to loggers (its REINFORCE metrics "
+                   "are per batch of episodes); drop --logger and read metrics.csv.")
     tick = progress(f"updates ({len(config.methods)} methods x {config.reinforce.num_updates})", len(config.methods) * config.reinforce.num_updates)
     rows, tables, curves = [], [], {}
     for method in config.methods:
-        data = train(method, config, tick)
+        data = train(method, config, tick, context)
         rows.append(summarise(method, data, config))
         tables.append(tidy(method, data, config))
         curves[method] = _curves(data)
