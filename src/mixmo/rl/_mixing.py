@@ -164,6 +164,23 @@ def mix_rewards(matrix: jax.Array, rewards: jax.Array) -> jax.Array:
     return jnp.tensordot(matrix.T, rewards, axes=1)
 
 
+def mix_step(matrix: jax.Array, reward: jax.Array, mixed_returns: jax.Array, ended: jax.Array):
+    """One rollout step of reward mixing, shared by the feed-forward and recurrent trainers.
+
+    Args:
+        matrix: Ã `(n, n)`; reward: this step's raw rewards `(n, E)`; mixed_returns: the running mixed returns
+        `(n, E)` before this step; ended: `(1, E)` 1.0 where an episode ended at this step.
+
+    Returns:
+        `(mixed, running, carried)`: this step's mixed rewards r̃ `(n, E)` (what the learners see), the running
+        mixed returns including this step (the `mixed_return` episode statistic where episodes ended) and the
+        running mixed returns to carry to the next step (zero where an episode ended).
+    """
+    mixed = mix_rewards(matrix, reward)
+    running = mixed_returns + mixed
+    return mixed, running, running * (1.0 - ended)
+
+
 def relative_attention(rows: jax.Array) -> jax.Array:
     """ln(A_ii / mean_{j≠i} A_ij) per agent (D3C Figs. 6–8, "relative reward attention"), shape `(n,)`."""
     n = rows.shape[-1]
