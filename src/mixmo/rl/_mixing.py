@@ -71,7 +71,7 @@ class D3CRLConfig:
     in the batch's order: τ counts episodes, g = that episode's mixed return; Algorithm 3 read literally) or
     "episodes-slope-per-update" (τ counts episodes, so a trial lasts ⌈τ / episodes per update⌉ updates, while g,
     G and the finite-difference slope (G_b − G)/τ of Algorithm 1's ρ̃ are per update, dividing by the trial's
-    length in updates). The A2C/PPO trainer supports "update" only."""
+    length in updates). The A2C/PPO and recurrent trainers support "update" only."""
     g_scale: str = "mean"
     """g, Algorithm 3's output "return over episode", for an iteration that spans a batch of episodes: "mean" (the
     mean mixed episode return over the batch) or "total" (their sum, B times the mean). With ε = 0 "total" scales
