@@ -71,7 +71,7 @@ class D3CRLConfig:
     in the batch's order: τ counts episodes, g = that episode's mixed return; Algorithm 3 read literally) or
     "episodes-slope-per-update" (τ counts episodes, so a trial lasts ⌈τ / episodes per update⌉ updates, while g,
     G and the finite-difference slope (G_b − G)/τ of Algorithm 1's ρ̃ are per update, dividing by the trial's
-    length in updates). The A2C/PPO trainer supports "update" only."""
+    length in updates). The A2C/PPO and recurrent trainers support "update" only."""
     g_scale: str = "mean"
     """g, Algorithm 3's output "return over episode", for an iteration that spans a batch of episodes: "mean" (the
     mean mixed episode return over the batch) or "total" (their sum, B times the mean). With ε = 0 "total" scales
@@ -162,6 +162,23 @@ def check_iteration(iteration: str, supported: tuple[str, ...], where: str) -> N
 def mix_rewards(matrix: jax.Array, rewards: jax.Array) -> jax.Array:
     """r̃_i = Σ_j Ã_ji r_j (D3C Algorithm 3) for rewards with the agent axis first, `(n, ...)`."""
     return jnp.tensordot(matrix.T, rewards, axes=1)
+
+
+def mix_step(matrix: jax.Array, reward: jax.Array, mixed_returns: jax.Array, ended: jax.Array):
+    """One rollout step of reward mixing, shared by the feed-forward and recurrent trainers.
+
+    Args:
+        matrix: Ã `(n, n)`; reward: this step's raw rewards `(n, E)`; mixed_returns: the running mixed returns
+        `(n, E)` before this step; ended: `(1, E)` 1.0 where an episode ended at this step.
+
+    Returns:
+        `(mixed, running, carried)`: this step's mixed rewards r̃ `(n, E)` (what the learners see), the running
+        mixed returns including this step (the `mixed_return` episode statistic where episodes ended) and the
+        running mixed returns to carry to the next step (zero where an episode ended).
+    """
+    mixed = mix_rewards(matrix, reward)
+    running = mixed_returns + mixed
+    return mixed, running, running * (1.0 - ended)
 
 
 def relative_attention(rows: jax.Array) -> jax.Array:

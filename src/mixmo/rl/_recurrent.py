@@ -11,7 +11,8 @@ collective value being V_c = sum_i u_i, as in `mixmo.rl.make_train`; its input i
   (MAPPO's agent-specific global state; the paper's other methods).
 
 One update: a rollout of `num_steps` steps in `num_envs` environments (carrying every agent's GRU state, reset at
-episode starts), optional reward shaping (SVO, SL), GAE for every agent and for the collective, then
+episode starts), optional reward shaping (SVO, SL) or reward mixing (`mixer=`, below), GAE for every agent and
+for the collective, then
 `update_epochs` epochs over `num_minibatches` minibatches of whole environment sequences (the GRUs replay each
 sequence from its stored initial state). In each minibatch agent i's loss is its PPO-clip surrogate with its
 own normalised advantages minus the entropy bonus, the collective loss is the sum over agents of the surrogate
@@ -35,6 +36,14 @@ own type bits, health and position, so one network can act by unit type and situ
 tell apart two Marines in the same situation (MAPPO's SMAC scripts also leave the agent id out by default,
 `add_agent_id` off). Without sharing everything is as before, bit for bit.
 
+**Reward mixing** (`make_recurrent_train(..., mixer=mixmo.rl.d3c(...))`, or `selfish()`, `cooperative()`): as in
+`mixmo.rl.make_train`, agent i learns from r̃_i = Σ_j Ã_ji r_j with the update's Ã (its individual GAE), the
+collective advantage stays on Σ_i r_i, the `mixed_return` episode statistic sums r̃_i over each episode, and
+after the epochs the mixer steps with g = each agent's mean mixed episode return over the episodes that ended in
+the rollout (not at all when none ended); `UpdateMetrics.mixing_rows` reports its rows. D3C runs one iteration of
+its Algorithm 1 per learner update (`D3CRLConfig.iteration="update"`, the only reading supported here), on
+Selfish-MMM2 as on any environment. Without a mixer everything is as before, bit for bit.
+
 Everything a `Trainer` offers holds here too: `trainer(key)` is one jit-able function (a `lax.scan` over
 updates), vmappable over seeds, and `trainer.run(state, n)` continues a `TrainState` for
 `mixmo.rl.train_segments` (checkpoints, resume, NaN stop).
@@ -57,9 +66,10 @@ from mixmo.rl import _random
 from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
 from mixmo.rl._gae import gae
 from mixmo.rl._gru import GRUPolicy, masked_logits, stacked_gru_policies, step_stacked, unroll_stacked
+from mixmo.rl._mixing import RewardMixer, check_iteration, mix_step
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
 from mixmo.rl._ppo import Minibatch, PPOConfig, Trainer, UpdateMetrics, critic_loss
-from mixmo.rl._train_state import finite
+from mixmo.rl._train_state import Mixing, finite
 from mixmo.rl._trainer import mean_infos, method_step, shared_terms
 from mixmo.rl._ppo_loss import clipped_surrogate, normalise
 from mixmo.rl._shaping import RewardShaping
@@ -96,7 +106,8 @@ class RecurrentTrainState(NamedTuple):
     `policy`, `critic` and their optimiser states have a leading axis of `n_agents`, or of 1 with parameter
     sharing. Extra attributes: `world` `(num_envs, W)` global states (zeros `(num_envs, 1)` with a local critic),
     `mask` `(n_agents, num_envs, n_actions)` available actions, `hidden` `(n_agents, num_envs, gru_hidden)`
-    GRU states, `first` `(num_envs,)` whether `obs` starts an episode.
+    GRU states, `first` `(num_envs,)` whether `obs` starts an episode, `mixing` the reward mixer's carry (None
+    without a mixer, so states of runs without one keep their structure).
     """
 
     policy: GRUPolicy
@@ -113,6 +124,7 @@ class RecurrentTrainState(NamedTuple):
     episode_returns: jax.Array
     key: jax.Array
     update: jax.Array
+    mixing: Mixing | None = None
 
 
 class Sequences(NamedTuple):
@@ -210,6 +222,9 @@ class RecurrentTrainer(Trainer):
         obs, world, mask = self._observe_all(obs_dict, env_state)
         critic_in = self._critic_input(obs, world).shape[-1]
         critic = stacked_mlps(k_critic, players, (critic_in, *c.critic_hidden, 2), 1.0, c.activation)
+        mixing = None
+        if self.mixer is not None:  # the key `Trainer.init` gives the mixer, so the other keys do not change
+            mixing = Mixing(self.mixer.init(jax.random.fold_in(key, 1), n), jnp.zeros((n, c.num_envs), jnp.float32))
         return RecurrentTrainState(
             policy=policy, critic=critic,
             policy_opt=jax.vmap(c.optimizer(c.lr).init)(policy),
@@ -219,12 +234,13 @@ class RecurrentTrainer(Trainer):
             hidden=jnp.zeros((n, c.num_envs, c.gru_hidden), jnp.float32),
             first=jnp.ones((c.num_envs,), bool),
             episode_returns=jnp.zeros((n, c.num_envs), jnp.float32),
-            key=jax.random.key_data(k_run), update=jnp.zeros((), jnp.int32))
+            key=jax.random.key_data(k_run), update=jnp.zeros((), jnp.int32), mixing=mixing)
 
     def rollout(self, state: RecurrentTrainState, key: jax.Array):
         """`num_steps` steps in every environment: `(state, time-major arrays, (episodes, episode_stats))`."""
         c, agents = self.config, self.env.agents
         stat_names = self._stat_names()
+        matrix = None if self.mixer is None else self.mixer.matrix(state.mixing.state)
 
         def one(carry, k):
             st, episodes, stats = carry
@@ -245,12 +261,17 @@ class RecurrentTrainer(Trainer):
             ended = done.astype(jnp.float32)[None, :]
             infos = {k: jnp.swapaxes(v, 0, 1) for k, v in infos.items() if v.shape[1:] == (self.n_agents,)}
             infos["episode_return"] = returns
+            mixing = st.mixing
+            if matrix is not None:
+                shaped, infos["mixed_return"], mixed_returns = mix_step(matrix, reward, mixing.episode_returns,
+                                                                        ended)
+                mixing = mixing._replace(episode_returns=mixed_returns)
             stats = {k: stats[k] + jnp.sum(infos[k].astype(jnp.float32) * ended, axis=-1) for k in stats}
             record = (st.obs, st.world, st.mask, st.first, action, log_prob, out[..., 0], out[..., 1], reward,
                       shaped, done)
             obs, world, mask = self._observe_all(obs_dict, env_state)
             st = st._replace(env_state=env_state, obs=obs, world=world, mask=mask, hidden=hidden, first=done,
-                             episode_returns=returns * (1.0 - ended))
+                             episode_returns=returns * (1.0 - ended), mixing=mixing)
             return (st, episodes + jnp.sum(ended), stats), record
 
         stats0 = {k: jnp.zeros((self.n_agents,), jnp.float32) for k in stat_names}
@@ -317,7 +338,8 @@ class RecurrentTrainer(Trainer):
                          collective_target=repeated(seq.collective_target))
 
     def update(self, state: RecurrentTrainState) -> tuple[RecurrentTrainState, UpdateMetrics]:
-        """One recurrent PPO update: rollout, advantages, epochs of minibatch steps over whole sequences."""
+        """One recurrent PPO update: rollout, advantages, epochs of minibatch steps over whole sequences, then the
+        mixer's step (`Trainer._mixer_step`)."""
         c = self.config
         key = jax.random.wrap_key_data(state.key)
         key, k_roll, k_epochs = jax.random.split(key, 3)
@@ -330,7 +352,12 @@ class RecurrentTrainer(Trainer):
 
         state, infos = jax.lax.scan(epoch, state, jax.random.split(k_epochs, c.update_epochs))
         state = state._replace(key=jax.random.key_data(key), update=state.update + 1)
-        metrics = UpdateMetrics(episodes=episodes, episode_stats=stats, finite=finite((state.policy, state.critic)),
+        rows, checked = None, (state.policy, state.critic)
+        if self.mixer is not None:
+            state = state._replace(mixing=self._mixer_step(state.mixing, episodes, stats["mixed_return"]))
+            rows = self.mixer.rows(state.mixing.state)
+            checked = (*checked, rows)
+        metrics = UpdateMetrics(episodes=episodes, episode_stats=stats, finite=finite(checked), mixing_rows=rows,
                                 **mean_infos(infos))
         return state, metrics
 
@@ -340,7 +367,7 @@ def _normalise_per_agent(advantage):  # (B, T, N): each agent over its samples
 
 
 def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None = None,
-                         shaping: RewardShaping | None = None, env_params=None, *,
+                         shaping: RewardShaping | None = None, env_params=None, mixer: RewardMixer | None = None, *,
                          shared: bool = False, diagnose: bool = False) -> RecurrentTrainer:
     """Build a recurrent multi-agent PPO trainer (GRU policies; local or centralised critics).
 
@@ -351,6 +378,8 @@ def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None
         method: the `GameMethod` giving the policy direction (default Simul-Ind, i.e. IPPO).
         shaping: optional reward shaping applied before advantages (SVO, SL).
         env_params: environment parameters (default: the environment's).
+        mixer: optional reward mixing (`mixmo.rl.d3c`, `selfish`, `cooperative`), as in `mixmo.rl.make_train`:
+            exclusive with `shaping`, at least 2 agents, D3C with `iteration="update"` only.
         shared: parameter sharing (MAPPO's consolidated networks): one GRU policy and one critic for all agents,
             stored with a leading axis of 1; the method sees one player (see the module docstring). Default:
             one policy and one critic per agent.
@@ -377,5 +406,12 @@ def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None
     if config.critic == "central" and not hasattr(env, "world_state"):
         raise ValueError(f"critic='central' needs an environment with world_state(state); {type(env).__name__} "
                          "has none: use critic='local'.")
-    return RecurrentTrainer(config, env, simul_ind() if method is None else method, shaping, env_params,
+    if shaping is not None and mixer is not None:
+        raise ValueError(f"make_recurrent_train: give reward shaping ({shaping.name}) or reward mixing ({mixer.name}), "
+                         "not both; mixing is defined on the raw rewards.")
+    if mixer is not None and env.num_agents < 2:
+        raise ValueError("make_recurrent_train: reward mixing needs at least 2 agents.")
+    if mixer is not None:
+        check_iteration(mixer.iteration, ("update",), "make_recurrent_train")
+    return RecurrentTrainer(config, env, simul_ind() if method is None else method, shaping, env_params, mixer,
                             shared=bool(shared), diagnose=bool(diagnose))

@@ -58,7 +58,7 @@ from mixmo.game import StructuredLosses
 from mixmo.methods import GameMethod, diagnostics, simul_ind
 from mixmo.rl import _random
 from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
-from mixmo.rl._mixing import RewardMixer, check_iteration, mix_rewards
+from mixmo.rl._mixing import RewardMixer, check_iteration, mix_step
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
 from mixmo.rl._ppo_loss import clipped_surrogate, clipped_value_loss, normalise
 from mixmo.rl._shaping import RewardShaping
@@ -271,10 +271,7 @@ class Trainer:
             infos["episode_return"] = returns
             mixed_returns = carry.mixed_returns
             if matrix is not None:
-                shaped = mix_rewards(matrix, reward)
-                mixed_returns = mixed_returns + shaped
-                infos["mixed_return"] = mixed_returns
-                mixed_returns = mixed_returns * (1.0 - ended)
+                shaped, infos["mixed_return"], mixed_returns = mix_step(matrix, reward, mixed_returns, ended)
             stats = {k: stats[k] + jnp.sum(infos[k].astype(jnp.float32) * ended, axis=-1) for k in stats}
             returns = returns * (1.0 - ended)
             step = Rollout(obs, action, log_prob, out[..., 0], out[..., 1], reward, shaped, done)
