@@ -133,12 +133,20 @@ def _flatten_dict(data: Mapping, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+class Cited(NamedTuple):
+    """A preset value with where it comes from (e.g. `Cited(1e-4, "AgA App. E.1")`); `--show-config` shows the
+    source beside the preset's name."""
+
+    value: Any
+    source: str
+
+
 def resolve(config_type: type, *, presets: Mapping[str, Mapping[str, Any]] | None = None,
             chosen: Sequence[str] = (), overrides: Mapping[str, str] | None = None) -> Resolved:
     """Defaults, then each chosen preset in order, then the `--set` text overrides (which win); validated.
 
     Args:
-        presets: name -> {dotted key: value} that the experiment declares (values typed, or text).
+        presets: name -> {dotted key: value} that the experiment declares (values typed, or text, or `Cited`).
         chosen: the presets to apply, in order.
         overrides: {dotted key: text} from the command line.
     """
@@ -153,10 +161,13 @@ def resolve(config_type: type, *, presets: Mapping[str, Mapping[str, Any]] | Non
         for key, value in presets[name].items():
             if key not in known:
                 raise unknown_key(key, known, f"preset {name}")
+            source = f"preset {name}"
+            if isinstance(value, Cited):
+                value, source = value.value, f"preset {name} ({value.source})"
             parsed = parse(key, value, known[key].kind) if isinstance(value, str) else coerce(
                 key, value, known[key].kind, f"preset {name}")
             config = replace(config, key, parsed)
-            sources[key] = f"preset {name}"
+            sources[key] = source
     for key, text in (overrides or {}).items():
         if key not in known:
             raise unknown_key(key, known, "--set")

@@ -112,10 +112,10 @@ def test_paper_preset_resolves_to_appendix_e2():
 
     config, sources = get("aga-selfish-mmm2").resolve(["paper"])
     ppo = config.ppo
-    assert config.sharing is True and sources["sharing"] == "preset paper"
+    assert config.sharing is True and sources["sharing"].startswith("preset paper (AgA App. E.2")
     assert (ppo.lr, ppo.critic_lr, ppo.ent_coef, ppo.total_steps, ppo.critic) == (5e-4, 5e-4, 0.01, 10_000_000,
                                                                                   "central")
-    assert sources["ppo.lr"] == "preset paper" and sources["ppo.ent_coef"] == "preset paper"
+    assert sources["ppo.lr"] == sources["ppo.ent_coef"] == "preset paper (AgA App. E.2)"
     assert config.seeds == 3 and config.aga.lam == 100.0 and config.eval_episodes == 32
     # Simul-Ind stays IPPO (separate policies, local critics); every other method shares one network (MAPPO)
     ids = ("simul-ind", "simul-co", "svo", "sl", "cga", "aga")

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from mixmo import envs, rl
+from mixmo.config import Cited
 from mixmo.experiments import common, rl_common, verdicts
 from mixmo.experiments.aga.rl_methods import ADJUSTED, AgASettings, LineUp, build, runs
 from mixmo.experiments.aga.smax_gif import won_episode_gif
@@ -326,19 +327,21 @@ SMOKE = {"methods": ("sl",), "aga.extra_lams": (), "seeds": 2, "max_steps": 6, "
          "eval_episodes": 2}
 # paper: the AgA paper's App. E.2 where it gives a value, mixmo's choice (and why) where it does not; docs/smax.md
 # has the table "paper preset vs mixmo default"
+E2 = "AgA App. E.2"
 PAPER_BUDGET = {
-    "sharing": True,  # App. E.2: MAPPO with consolidated (shared) policy networks; Simul-Ind stays IPPO
-    "ppo.critic": "central",  # App. E.2: MAPPO's centralised critic (Simul-Ind: local, IPPO) — the default too
-    "ppo.lr": 5e-4,  # App. E.2: learning rate 5e-4 (the policies' Adam)
-    "ppo.critic_lr": 5e-4,  # App. E.2 gives one learning rate; the critics' Adam uses it too
-    "ppo.ent_coef": 0.01,  # App. E.2: entropy coefficient 0.01
+    "sharing": Cited(True, E2 + ": MAPPO with consolidated (shared) policy networks; Simul-Ind stays IPPO"),
+    "ppo.critic": Cited("central", E2 + ": MAPPO's centralised critic (Simul-Ind: local, IPPO)"),
+    "ppo.lr": Cited(5e-4, E2),
+    "ppo.critic_lr": Cited(5e-4, E2 + " gives one learning rate; the critics' Adam uses it too"),
+    "ppo.ent_coef": Cited(0.01, E2),
     # App. E.2's value-loss coefficient 1 needs no setting: the critics have their own optimiser, so a coefficient
     # would only rescale the critic's gradient (before the gradient-norm clip and Adam, which is invariant to a
     # constant scale up to its epsilon); leaving the value loss unscaled is the coefficient 1
-    "ppo.total_steps": 10_000_000,  # App. E.2: 1e7 environment steps
-    "seeds": 3,  # mixmo's choice: the paper does not give its number of seeds; 3 gives a 95% interval
-    "run.checkpoint_every": 64,  # mixmo's choice: a checkpoint every 64 updates (about 65k steps per seed)
-    "aga.extra_lams": (1.0, 10.0),  # mixmo's choice: lambda 1, 10 beside 100 for "larger lambda converges faster"
+    "ppo.total_steps": Cited(10_000_000, E2),
+    "seeds": Cited(3, "mixmo's choice: the paper does not give its number of seeds; 3 gives a 95% interval"),
+    "run.checkpoint_every": Cited(64, "mixmo's choice: a checkpoint every 64 updates"),
+    "aga.extra_lams": Cited((1.0, 10.0), "mixmo's choice: lambda 1, 10 beside 100 for 'larger lambda converges "
+                            "faster'"),
 }
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mixmo import envs, rl
+from mixmo.config import Cited
 from mixmo.experiments import common, rl_common, verdicts
 from mixmo.experiments.aga.rl_methods import ADJUSTED, METHOD_IDS, LineUp, build, runs
 from mixmo.experiments import markdown
@@ -420,36 +421,37 @@ SMOKE = {"num_agents": 2, "max_steps": 16, "seeds": 2, "methods": ("simul-ind", 
 # its values are exactly E.1's). Not here: SB3's CNN (MLPs on CPU) and the unknown alpha of §5.2's fairness-shaped
 # collective reward (fairness_alpha stays 0). Value coefficient 1 (E.1): the critics have their own optimiser, so it
 # would only rescale their gradient before Adam.
+E1, SB3_SCRIPT, SB3 = "AgA App. E.1", "SSD run_scripts/sb3_train.py, inferred", "stable-baselines3 default"
 PAPER_E1 = {
-    "seeds": 3,  # §5.2: 3 seeds
-    "ppo.lr": 1e-4,  # E.1
-    "ppo.critic_lr": 1e-4,  # E.1 (one optimiser in SB3, so the critic's too)
-    "ppo.clip": 0.2,  # E.1
-    "ppo.ent_coef": 0.001,  # E.1
-    "ppo.gamma": 0.99,  # E.1
-    "ppo.max_grad_norm": 40.0,  # E.1: grad clip 40
-    "ppo.num_envs": 12,  # sb3_train.py: 12 environments ...
-    "ppo.num_steps": 1000,  # ... x 1000-step rollouts
-    "ppo.update_epochs": 30,  # sb3_train.py
-    "ppo.num_minibatches": 10,  # sb3_train.py: batch 6000 agent-steps of 12 x 1000 x 5
-    "ppo.gae_lambda": 1.0,  # sb3_train.py
-    "ppo.target_kl": 0.01,  # sb3_train.py (stable-baselines3's early stop)
-    "ppo.value_clip": 0.0,  # stable-baselines3's default: no value clipping (clip_range_vf=None)
-    "ppo.adam_eps": 1e-5,  # stable-baselines3's default Adam epsilon for PPO policies
-    "sharing": True,  # E.1: one policy for all agents but for Simul-Ind
-    "aga.lam": 100.0,  # §5.2 headline
-    "aga.extra_lams": (0.1, 1.0, 1000.0),  # §5.2's lambda study
+    "seeds": Cited(3, "AgA §5.2"),
+    "ppo.lr": Cited(1e-4, E1),
+    "ppo.critic_lr": Cited(1e-4, E1 + "; one optimiser in SB3, so the critic's too"),
+    "ppo.clip": Cited(0.2, E1),
+    "ppo.ent_coef": Cited(0.001, E1),
+    "ppo.gamma": Cited(0.99, E1),
+    "ppo.max_grad_norm": Cited(40.0, E1 + ": grad clip 40"),
+    "ppo.num_envs": Cited(12, SB3_SCRIPT),
+    "ppo.num_steps": Cited(1000, SB3_SCRIPT),
+    "ppo.update_epochs": Cited(30, SB3_SCRIPT),
+    "ppo.num_minibatches": Cited(10, SB3_SCRIPT + ": batches of 6000 agent-steps of 12 x 1000 x 5"),
+    "ppo.gae_lambda": Cited(1.0, SB3_SCRIPT),
+    "ppo.target_kl": Cited(0.01, SB3_SCRIPT + "; SB3's early stop"),
+    "ppo.value_clip": Cited(0.0, SB3 + ": clip_range_vf=None"),
+    "ppo.adam_eps": Cited(1e-5, SB3 + " for PPO policies"),
+    "sharing": Cited(True, E1 + ": shared for every method but Simul-Ind"),
+    "aga.lam": Cited(100.0, "AgA §5.2 headline"),
+    "aga.extra_lams": Cited((0.1, 1.0, 1000.0), "AgA §5.2's lambda study"),
 }
 REGISTRATION = dict(config_type=SSDConfig, steps_key="ppo.total_steps", run_folder=True)
 
 
-@register("aga-cleanup", presets={"smoke": SMOKE, "paper": {**PAPER_E1, "ppo.total_steps": 20_000_000}},
+@register("aga-cleanup", presets={"smoke": SMOKE, "paper": {**PAPER_E1, "ppo.total_steps": Cited(20_000_000, E1)}},
           **REGISTRATION)
 def run_cleanup(config: SSDConfig, progress, context: rl.RunContext | None = None) -> Results:
     return _run_experiment("cleanup", config, progress, context)
 
 
-@register("aga-harvest", presets={"smoke": SMOKE, "paper": {**PAPER_E1, "ppo.total_steps": 10_000_000}},
+@register("aga-harvest", presets={"smoke": SMOKE, "paper": {**PAPER_E1, "ppo.total_steps": Cited(10_000_000, E1)}},
           **REGISTRATION)
 def run_harvest(config: SSDConfig, progress, context: rl.RunContext | None = None) -> Results:
     return _run_experiment("harvest", config, progress, context)
