@@ -18,6 +18,7 @@ from mixmo import games
 from mixmo.experiments import verdicts, common
 from mixmo.experiments import markdown
 from mixmo.experiments.method_ids import DISPLAY, parse_methods
+from mixmo.experiments.game_driver import each_run
 from mixmo.experiments.registry import Claim, Results, register
 from mixmo.learning import learn
 
@@ -61,9 +62,11 @@ def run(config: IPDConfig, progress) -> Results:
     methods = parse_methods(config.methods, config)
     key = jax.random.key(config.seed)
     rows, per_run, curves = [], [], {}
-    advance = progress("methods", len(methods))
-    for method_id, method in methods.items():
-        traj = learn(game, method, optax.sgd(config.lr), steps=config.steps, seeds=config.seeds, key=key)
+
+    def train(game, method_id, method):
+        return learn(game, method, optax.sgd(config.lr), steps=config.steps, seeds=config.seeds, key=key)
+
+    for _, _, method_id, traj in each_run([None], lambda _: game, methods, train, progress, "methods"):
         reward = np.asarray(traj.payoffs).mean(axis=-1)  # (runs, steps + 1), average over the two players
         final = reward[:, -1]
         row = {"method": method_id}
@@ -75,7 +78,6 @@ def run(config: IPDConfig, progress) -> Results:
         per_run += [{"method": method_id, "run": r, "average_reward": float(final[r]),
                      "reward_1": float(traj.payoffs[r, -1, 0]), "reward_2": float(traj.payoffs[r, -1, 1])}
                     for r in range(config.seeds)]
-        advance()
     summary = pd.DataFrame(rows)
     found = claims(config, summary)
     return Results(summary=summary, metrics=pd.DataFrame(per_run), figures={"average_reward": _figure(curves)},

@@ -17,6 +17,7 @@ from mixmo.experiments import common, verdicts
 from mixmo.experiments.d3c import game_runs
 from mixmo.experiments.d3c.game_runs import BoundSettings, D3CSettings
 from mixmo.experiments.method_ids import DISPLAY
+from mixmo.experiments.game_driver import each_run
 from mixmo.experiments.registry import Claim, Results, register
 
 PAPER_NASH_RATIO = 80 / 65  # Fig. 3b: gradient descent converges to the all-shortcut Nash
@@ -54,28 +55,24 @@ def run(config: BraessConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     methods = game_runs.both_methods(config)
     rows, per_run, curves = [], [], {}
-    advance = progress("settings x methods", len(config.shortcut) * len(methods))
-    for shortcut in config.shortcut:
-        game = games.braess(shortcut)
-        for method_id, method in methods.items():
-            traj = game_runs.run(game, method, config, key=key, record_params=True)
-            losses = np.asarray(traj.losses, np.float64)
-            ratio = losses.sum(-1) / game.optimum_total_loss
-            longest = losses.max(-1)
-            bound_steps, bound = game_runs.bound_over_training(game, traj, config)
-            curves[shortcut, method_id] = (ratio, longest, bound_steps, bound)
-            row = {"method": method_id, "shortcut": bool(shortcut)}
-            game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
-            game_runs.mean_sd_row(row, "longest_commute", longest[:, -1])
-            row["runs_within_1pct"] = int(np.sum(ratio[:, -1] < 1.01))
-            row["price_of_anarchy"] = game.nash_total_loss / game.optimum_total_loss
-            game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
-            rows.append(row)
-            profile = final_profiles(traj.params)
-            per_run += [{"method": method_id, "shortcut": bool(shortcut), "run": r, "final_profile": profile[r],
-                         "ratio_to_optimal": float(ratio[r, -1]), "longest_commute": float(longest[r, -1])}
-                        for r in range(config.seeds)]
-            advance()
+    train = game_runs.trainer(config, key, record_params=True)
+    for shortcut, game, method_id, traj in each_run(config.shortcut, games.braess, methods, train, progress):
+        losses = np.asarray(traj.losses, np.float64)
+        ratio = losses.sum(-1) / game.optimum_total_loss
+        longest = losses.max(-1)
+        bound_steps, bound = game_runs.bound_over_training(game, traj, config)
+        curves[shortcut, method_id] = (ratio, longest, bound_steps, bound)
+        row = {"method": method_id, "shortcut": bool(shortcut)}
+        game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
+        game_runs.mean_sd_row(row, "longest_commute", longest[:, -1])
+        row["runs_within_1pct"] = int(np.sum(ratio[:, -1] < 1.01))
+        row["price_of_anarchy"] = game.nash_total_loss / game.optimum_total_loss
+        game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
+        rows.append(row)
+        profile = final_profiles(traj.params)
+        per_run += [{"method": method_id, "shortcut": bool(shortcut), "run": r, "final_profile": profile[r],
+                     "ratio_to_optimal": float(ratio[r, -1]), "longest_commute": float(longest[r, -1])}
+                    for r in range(config.seeds)]
     summary = pd.DataFrame(rows)
     return Results(summary=summary, metrics=pd.DataFrame(per_run),
                    figures={"braess_training": _figure(config, curves)},
@@ -243,9 +240,8 @@ def run_random(config: BraessRandomConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     methods = game_runs.both_methods(config)
     rows, per_run, curves = [], [], {}
-    advance = progress("methods", len(methods))
-    for method_id, method in methods.items():
-        traj = game_runs.run(game, method, config, key=key, record_params=True)
+    train = game_runs.trainer(config, key, record_params=True)
+    for _, _, method_id, traj in each_run([None], lambda _: game, methods, train, progress, "methods"):
         network = np.asarray(traj.params[0]["network"], np.float64)  # same key: same networks for both methods
         optimum = np.asarray(jax.vmap(games.braess_optimum_total)(traj.params[0]["network"]), np.float64)
         nash = 4 * (4 * (network[:, 0] + network[:, 1]) + network[:, 4])
@@ -262,7 +258,6 @@ def run_random(config: BraessRandomConfig, progress) -> Results:
                      "D": network[r, 3], "E": network[r, 4], "optimum_total": optimum[r],
                      "price_of_anarchy": nash[r] / optimum[r], "ratio_to_optimal": float(ratio[r, -1])}
                     for r in range(config.seeds)]
-        advance()
     summary = pd.DataFrame(rows)
     return Results(summary=summary, metrics=pd.DataFrame(per_run),
                    figures={"braess_random": _random_figure(config, curves)},

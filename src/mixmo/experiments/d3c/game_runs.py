@@ -87,6 +87,17 @@ def run(game, method, config, *, key, seeds=None, steps=None, record_params=Fals
                  key=key, record_params=record_params)
 
 
+def trainer(config, key, *, record_params: bool | str = False):
+    """`train(game, method_id, method)` for `game_driver.each_run`: `run` with these settings and key;
+    `record_params` True, False, or a method id whose runs alone record their parameters."""
+
+    def train(game, method_id, method):
+        record = record_params if isinstance(record_params, bool) else method_id == record_params
+        return run(game, method, config, key=key, record_params=record)
+
+    return train
+
+
 def mixing_path(traj, n: int):
     """A over training, shape `(runs, steps + 1, n, n)`: D3C's state, or the identity for stateless methods."""
     if isinstance(traj.method_states, methods.D3CState):

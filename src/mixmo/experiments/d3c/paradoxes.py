@@ -18,6 +18,7 @@ from mixmo.experiments import common, markdown, verdicts
 from mixmo.experiments.d3c import game_runs
 from mixmo.experiments.d3c.game_runs import BoundSettings, D3CSettings
 from mixmo.experiments.method_ids import DISPLAY
+from mixmo.experiments.game_driver import each_run
 from mixmo.experiments.registry import Claim, Results, register
 
 PAPER_UNFAIR = {"loss_1": 1.079, "loss_2": -1.162, "A11/A12": 11 / 10}
@@ -53,28 +54,25 @@ def run_nash_paradox(config: NashParadoxConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     compared = game_runs.both_methods(config)
     rows, per_run, curves = [], [], {}
-    advance = progress("kappas x methods", len(config.kappas) * len(compared))
-    for kappa in config.kappas:
-        game = games.nash_paradox(kappa)
-        for method_id, method in compared.items():
-            traj = game_runs.run(game, method, config, key=key, record_params=True)
-            total = np.asarray(traj.losses, np.float64).sum(-1)
-            ratio = total / game.optimum_total_loss
-            x = np.stack([np.asarray(p, np.float64) for p in traj.params], axis=1)
-            at_nash = np.all(x < 1e-3, axis=1)
-            bound_steps, bound = game_runs.bound_over_training(game, traj, config)
-            curves[kappa, method_id] = (ratio, bound_steps, bound)
-            row = {"method": method_id, "kappa": kappa}
-            game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
-            game_runs.mean_sd_row(row, "total_loss", total[:, -1])
-            row["runs_at_nash"] = int(at_nash.sum())
-            row["price_of_anarchy"] = game.nash_total_loss / game.optimum_total_loss
-            row["nash_is_worst_outcome"] = bool(kappa < games.GOLDEN_RATIO_CONJUGATE)
-            game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
-            rows.append(row)
-            per_run += [{"method": method_id, "kappa": kappa, "run": r, "x1": x[r, 0], "x2": x[r, 1],
-                         "total_loss": total[r, -1], "ratio_to_optimal": ratio[r, -1]} for r in range(config.seeds)]
-            advance()
+    train = game_runs.trainer(config, key, record_params=True)
+    for kappa, game, method_id, traj in each_run(config.kappas, games.nash_paradox, compared, train, progress,
+                                                 "kappas x methods"):
+        total = np.asarray(traj.losses, np.float64).sum(-1)
+        ratio = total / game.optimum_total_loss
+        x = np.stack([np.asarray(p, np.float64) for p in traj.params], axis=1)
+        at_nash = np.all(x < 1e-3, axis=1)
+        bound_steps, bound = game_runs.bound_over_training(game, traj, config)
+        curves[kappa, method_id] = (ratio, bound_steps, bound)
+        row = {"method": method_id, "kappa": kappa}
+        game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
+        game_runs.mean_sd_row(row, "total_loss", total[:, -1])
+        row["runs_at_nash"] = int(at_nash.sum())
+        row["price_of_anarchy"] = game.nash_total_loss / game.optimum_total_loss
+        row["nash_is_worst_outcome"] = bool(kappa < games.GOLDEN_RATIO_CONJUGATE)
+        game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
+        rows.append(row)
+        per_run += [{"method": method_id, "kappa": kappa, "run": r, "x1": x[r, 0], "x2": x[r, 1],
+                     "total_loss": total[r, -1], "ratio_to_optimal": ratio[r, -1]} for r in range(config.seeds)]
     summary = pd.DataFrame(rows)
     return Results(summary=summary, metrics=pd.DataFrame(per_run),
                    figures={"nash_paradox": _paradox_figure(config, summary, curves)},
@@ -194,9 +192,8 @@ def run_unfair(config: UnfairConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     rows, per_run, example = [], [], None
     compared = game_runs.both_methods(config)
-    advance = progress("methods", len(compared))
-    for method_id, method in compared.items():
-        traj = game_runs.run(game, method, config, key=key, record_params=(method_id == "d3c"))
+    train = game_runs.trainer(config, key, record_params="d3c")
+    for _, _, method_id, traj in each_run([None], lambda _: game, compared, train, progress, "methods"):
         final = np.asarray(traj.losses[:, -1], np.float64)
         x1 = np.asarray(traj.params[0], np.float64)
         A = np.asarray(game_runs.mixing_path(traj, 2)[:, -1], np.float64)
@@ -223,7 +220,6 @@ def run_unfair(config: UnfairConfig, progress) -> Results:
             r = int(np.flatnonzero(halted)[0])
             example = (r, np.asarray(traj.params_path[0][r]), np.asarray(traj.losses[r]),
                        np.asarray(traj.method_states.A[r]))
-        advance()
     summary = pd.DataFrame(rows)
     return Results(summary=summary, metrics=pd.DataFrame(per_run),
                    figures={"unfair": _unfair_figure(pd.DataFrame(per_run), example)},

@@ -19,6 +19,7 @@ from mixmo.experiments import common, markdown, verdicts
 from mixmo.experiments.d3c import game_runs
 from mixmo.experiments.d3c.game_runs import BoundSettings, D3CSettings
 from mixmo.experiments.method_ids import DISPLAY
+from mixmo.experiments.game_driver import each_run
 from mixmo.experiments.registry import Claim, Results, register
 
 # (n, c) -> (figure, the price of anarchy its caption states)
@@ -69,36 +70,33 @@ def run(config: PrisonersConfig, progress) -> Results:
     compared = game_runs.both_methods(config)
     settings = [(n, c) for n in config.ns for c in config.cs]
     rows, per_run, curves, single = [], [], {}, None
-    advance = progress("settings x methods", len(settings) * len(compared))
-    for n, c in settings:
-        game = games.prisoners_dilemma(n, c)
-        for method_id, method in compared.items():
-            traj = game_runs.run(game, method, config, key=key, record_params=(method_id == "d3c"))
-            losses = np.asarray(traj.losses, np.float64)
-            ratio = losses.sum(-1) / game.optimum_total_loss
-            final_x = np.concatenate([np.asarray(p, np.float64) for p in traj.params], axis=1)
-            row = {"method": method_id, "n": n, "c": c}
-            game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
-            row["strategy_mean"], row["strategy_sd"] = float(final_x.mean()), float(final_x.std())
-            row["strategy_max_error"] = float(np.max(np.abs(final_x - c / n)))
-            row["optimal_strategy"] = c / n
-            row["price_of_anarchy"] = game.nash_total_loss / game.optimum_total_loss
-            caption = _caption(n, c)
-            row["paper_caption_rho"] = caption[1] if caption else None
-            if method_id == "d3c":
-                bound_steps, bound = game_runs.bound_over_training(game, traj, config)
-                game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
-                x_mean, x_sd = (np.asarray(v, np.float64) for v in _entry_stats(traj.params_path))
-                curves.setdefault((n, c), {}).update(d3c=ratio, bound=(bound_steps, bound), x_mean=x_mean, x_sd=x_sd)
-                if single is None or (n, c) == (2, 1.0):
-                    single = (n, c, np.asarray(traj.method_states.A[0]), losses[0])
-            else:
-                curves.setdefault((n, c), {})["gd"] = ratio
-            rows.append(row)
-            per_run += [{"method": method_id, "n": n, "c": c, "run": r, "ratio_to_optimal": float(ratio[r, -1]),
-                         "strategy_mean": float(final_x[r].mean()),
-                         "strategy_max_error": float(np.max(np.abs(final_x[r] - c / n)))} for r in range(config.seeds)]
-            advance()
+    train = game_runs.trainer(config, key, record_params="d3c")
+    for (n, c), game, method_id, traj in each_run(settings, lambda s: games.prisoners_dilemma(*s), compared, train,
+                                                  progress):
+        losses = np.asarray(traj.losses, np.float64)
+        ratio = losses.sum(-1) / game.optimum_total_loss
+        final_x = np.concatenate([np.asarray(p, np.float64) for p in traj.params], axis=1)
+        row = {"method": method_id, "n": n, "c": c}
+        game_runs.mean_sd_row(row, "ratio_to_optimal", ratio[:, -1])
+        row["strategy_mean"], row["strategy_sd"] = float(final_x.mean()), float(final_x.std())
+        row["strategy_max_error"] = float(np.max(np.abs(final_x - c / n)))
+        row["optimal_strategy"] = c / n
+        row["price_of_anarchy"] = game.nash_total_loss / game.optimum_total_loss
+        caption = _caption(n, c)
+        row["paper_caption_rho"] = caption[1] if caption else None
+        if method_id == "d3c":
+            bound_steps, bound = game_runs.bound_over_training(game, traj, config)
+            game_runs.mean_sd_row(row, "poa_bound", bound[:, -1])
+            x_mean, x_sd = (np.asarray(v, np.float64) for v in _entry_stats(traj.params_path))
+            curves.setdefault((n, c), {}).update(d3c=ratio, bound=(bound_steps, bound), x_mean=x_mean, x_sd=x_sd)
+            if single is None or (n, c) == (2, 1.0):
+                single = (n, c, np.asarray(traj.method_states.A[0]), losses[0])
+        else:
+            curves.setdefault((n, c), {})["gd"] = ratio
+        rows.append(row)
+        per_run += [{"method": method_id, "n": n, "c": c, "run": r, "ratio_to_optimal": float(ratio[r, -1]),
+                     "strategy_mean": float(final_x[r].mean()),
+                     "strategy_max_error": float(np.max(np.abs(final_x[r] - c / n)))} for r in range(config.seeds)]
     ablation = None
     if config.eps_ablation:
         n, c = settings[0]
