@@ -153,5 +153,6 @@ def test_paper_preset_resolves_to_appendix_e1(name, steps):
     assert config.aga.lam == 100.0 and config.aga.extra_lams == (0.1, 1.0, 1000.0)
     assert (ppo.target_kl, ppo.value_clip, ppo.adam_eps, config.sharing) == (0.01, 0.0, 1e-5, True)
     assert config.fairness_alpha == 0.0  # the paper does not give alpha: the plain sum stays
+    assert config.svo.form == "aga-e1"  # App. E.1's SVO reward
     assert sources["ppo.lr"] == "preset paper (AgA App. E.1)" and sources["ppo.critic_hidden"] == "default"
     assert sources["ppo.update_epochs"] == "preset paper (SSD run_scripts/sb3_train.py, inferred)"

@@ -216,3 +216,18 @@ def test_aga_lambda_schedule_decays_geometrically():
         np.testing.assert_allclose(direction, want, rtol=1e-6)
     with pytest.raises(ValueError, match="every"):
         methods.aga(1.0, every=-1)
+
+
+def test_svo_of_appendix_e1_is_the_per_agent_fairness_term():
+    """App. E.1: SVO's reward r_i - alpha (1 - arctan(sum_{j != i} r_j / r_i)); summed over agents it is §5.2's
+    collective reward."""
+    rewards = jnp.asarray([[1.0, 0.0], [0.0, 2.0], [3.0, -1.0]])  # (N=3 agents, E=2 environments)
+    shaped = rl.svo_e1(0.5).shape(rewards, rewards)
+    for env in range(2):
+        for i in range(3):
+            r = [float(x) for x in rewards[:, env]]
+            want = r[i] - 0.5 * (1 - math.atan2(sum(r) - r[i], r[i]))
+            assert float(shaped[i, env]) == pytest.approx(want, rel=1e-6)
+    np.testing.assert_allclose(jnp.sum(shaped, axis=0), rl.fairness_collective(0.5)(rewards[None])[0], rtol=1e-6)
+    with pytest.raises(ValueError, match="alpha"):
+        rl.svo_e1(-1.0)

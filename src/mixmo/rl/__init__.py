@@ -34,6 +34,7 @@ from mixmo.rl._trainer import shared_terms as shared_terms
 from mixmo.rl._train_state import MinibatchInfo as MinibatchInfo
 from mixmo.rl._policy_parts import fairness_collective as fairness_collective
 from mixmo.rl._policy_parts import head_only as head_only
+from mixmo.rl._policy_parts import svo_e1 as svo_e1
 from mixmo.rl._ppo import PPOConfig as PPOConfig
 from mixmo.rl._a2c import A2CConfig as A2CConfig
 from mixmo.rl._a2c import a2c_surrogate as a2c_surrogate

@@ -5,16 +5,22 @@
   looks like the AgA authors' unreleased modification of stable-baselines3's `ppo.py` does (mixmo's issue
   12): evidence of what the authors may have run, not paper text.
 - `fairness_collective(alpha)`: AgA paper §5.2's collective reward for CGA and AgA,
-  Σ_i (r_i − α(1 − θ_i)), θ_i the angle of (r_i, Σ_{j≠i} r_j).
+  Σ_i (r_i − α(1 − θ_i)), θ_i the angle of (r_i, Σ_{j≠i} r_j);
+- `svo_e1(alpha)`: the same per-agent term r_i − α(1 − θ_i) as each agent's own reward, which is how App. E.1
+  of the AgA paper defines its SVO baseline.
 """
 
 from __future__ import annotations
 
+import math
+
+import jax
 import jax.numpy as jnp
 
 from mixmo.game import StructuredLosses
 from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl._networks import MLP
+from mixmo.rl._shaping import RewardShaping
 
 
 def _head(net: MLP):
@@ -61,6 +67,28 @@ def head_only(method: GameMethod) -> GameMethod:
     return GameMethod(init, update)
 
 
+def fairness_rewards(rewards: jax.Array, alpha: float, axis: int) -> jax.Array:
+    """r_i − α(1 − θ_i) with θ_i = atan2(Σ_{j≠i} r_j, r_i), the agents on `axis` of `rewards` (see
+    `fairness_collective` for why atan2)."""
+    others = jnp.sum(rewards, axis=axis, keepdims=True) - rewards
+    return rewards - alpha * (1.0 - jnp.arctan2(others, rewards))
+
+
+def svo_e1(alpha: float) -> RewardShaping:
+    """The AgA paper's SVO baseline in Cleanup and Harvest (App. E.1): agent i's reward becomes
+    r_i − α(1 − arctan(Σ_{j≠i} r_j / r_i)), per step (atan2 as in `fairness_collective`); then IPPO. Not McKee et
+    al.'s form (`mixmo.rl.svo`: −w|θ* − θ_i| on running returns, θ_i against the others' mean); the paper does not
+    give α."""
+    if not (alpha >= 0 and math.isfinite(alpha)):
+        raise ValueError(f"svo_e1: alpha must be a finite number >= 0, got {alpha}.")
+
+    def shape(rewards, episode_returns):
+        del episode_returns
+        return fairness_rewards(rewards, alpha, axis=0)
+
+    return RewardShaping("svo", shape)
+
+
 def fairness_collective(alpha: float):
     """The AgA paper's collective reward (§5.2): `rewards (T, N, E) -> (T, E)`,
     Σ_i (r_i − α(1 − θ_i)) with θ_i = atan2(Σ_{j≠i} r_j, r_i).
@@ -75,9 +103,7 @@ def fairness_collective(alpha: float):
         return lambda rewards: jnp.sum(rewards, axis=1)
 
     def collective(rewards):
-        others = jnp.sum(rewards, axis=1, keepdims=True) - rewards
-        angle = jnp.arctan2(others, rewards)
-        return jnp.sum(rewards - alpha * (1.0 - angle), axis=1)
+        return jnp.sum(fairness_rewards(rewards, alpha, axis=1), axis=1)
 
     return collective
 

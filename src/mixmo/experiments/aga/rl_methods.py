@@ -55,14 +55,26 @@ class SGASettings:
     """|lambda|."""
 
 
+SVO_FORMS = ("mckee", "aga-e1")
+
+
 @dataclass(frozen=True)
 class SVOSettings:
-    """SVO reward shaping (McKee et al. 2020)."""
+    """SVO reward shaping: McKee et al. 2020's form, or the AgA paper's (App. E.1)."""
 
     weight: float = 0.1
-    """Penalty per radian per step (not given in the AgA paper)."""
+    """Penalty per radian per step (not given in the AgA paper): w in mckee's w|theta* - theta_i|, alpha in
+    aga-e1's alpha (1 - theta_i)."""
     angle: float = 45.0
-    """Target angle theta* in degrees."""
+    """Target angle theta* in degrees (mckee only)."""
+    form: str = "mckee"
+    """mckee: r_i - w|theta* - theta_i|, theta_i = atan2(mean of the others' running returns, own running return)
+    (McKee et al. 2020, eq. 1-2); aga-e1: r_i - alpha (1 - atan2(sum_{j!=i} r_j, r_i)) per step, the AgA paper's
+    SVO in Cleanup and Harvest (App. E.1; `mixmo.rl.svo_e1`)."""
+
+    def validate(self):
+        if self.form not in SVO_FORMS:
+            raise ValueError(f"svo.form must be one of {', '.join(SVO_FORMS)}, got {self.form!r}.")
 
 
 @dataclass(frozen=True)
@@ -114,7 +126,8 @@ def build(run_id: str, config):
     table = {
         "simul-ind": lambda: (methods.simul_ind(), None),
         "simul-co": lambda: (methods.simul_co(), None),
-        "svo": lambda: (methods.simul_ind(), rl.svo(config.svo.weight, config.svo.angle)),
+        "svo": lambda: (methods.simul_ind(), rl.svo(config.svo.weight, config.svo.angle) if config.svo.form == "mckee"
+                        else rl.svo_e1(config.svo.weight)),
         "sl": lambda: (methods.simul_ind(), rl.sl(config.sl.alpha)),
         "cga": lambda: (methods.cga(config.cga.lam), None),
         "sga": lambda: (methods.sga(config.sga.lam), None),

@@ -355,9 +355,13 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
               "decomposition over the egocentric views), trained on the collective return Σ_i r_i.",
               f"- AgA |λ| = {config.aga.lam} with the sign rule of Corollary 4.3; CGA λ = {config.cga.lam}. Both adjust the "
               "direction that then goes through per-agent gradient clipping and Adam.",
-              f"- SVO: r̃_i = r_i − w|θ* − θ_i| every step, θ_i from the running episode returns, w = {config.svo.weight} "
-              f"per radian, θ* = {config.svo.angle}°. SL: r̃_i = r_i + α Σ_j r_j, α = {config.sl.alpha}. Both then train "
-              "as IPPO; the collective critic still uses raw rewards.",
+              (f"- SVO (McKee et al.'s form): r̃_i = r_i − w|θ* − θ_i| every step, θ_i from the running episode returns, "
+               f"w = {config.svo.weight} per radian, θ* = {config.svo.angle}° (the paper's App. E.1 form: "
+               "`--set svo.form=aga-e1`)." if config.svo.form == "mckee" else
+               f"- SVO (App. E.1's form): r̃_i = r_i − α(1 − atan2(Σ_(j≠i) r_j, r_i)) every step, α = {config.svo.weight} "
+               "(the paper does not give α)."),
+              f"- SL: r̃_i = r_i + α Σ_j r_j, α = {config.sl.alpha}. SVO and SL then train as IPPO; the collective critic "
+              "still uses raw rewards.",
               f"- Networks: ReLU MLPs, policy output layer initialised with gain {config.ppo.policy_head_scale} (PPO's usual 0.01 "
               "makes the hidden layers' gradients tiny at the start; CGA's and AgA's second-order terms then dominate "
               "those layers' Adam updates, kill the ReLUs and the policies never leave uniform: with 0.01 we measured "
@@ -439,6 +443,7 @@ PAPER_E1 = {
     "ppo.value_clip": Cited(0.0, SB3 + ": clip_range_vf=None"),
     "ppo.adam_eps": Cited(1e-5, SB3 + " for PPO policies"),
     "sharing": Cited(True, E1 + ": shared for every method but Simul-Ind"),
+    "svo.form": Cited("aga-e1", E1 + ": SVO's reward r_i - alpha (1 - arctan(sum_{j!=i} r_j / r_i))"),
     "aga.lam": Cited(100.0, "AgA §5.2 headline"),
     "aga.extra_lams": Cited((0.1, 1.0, 1000.0), "AgA §5.2's lambda study"),
 }
