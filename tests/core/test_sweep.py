@@ -59,11 +59,8 @@ def test_local_and_ray_give_identical_results_and_ray_recovers(tmp_path, monkeyp
     pd.testing.assert_frame_equal(ok, expected, check_dtype=False)
     failed = ray_table[ray_table.point == 1]
     assert list(failed.status) == ["failed"] and "injected failure" in failed.error.iloc[0]
-
-    monkeypatch.delenv(sweep.FAULTS_ENV)
-    code, clean, _ = _sweep(tmp_path, "ray-clean", "--executor", "ray")
-    assert code == 0
-    pd.testing.assert_frame_equal(clean, local, check_dtype=False)  # identical: no timings in summaries
+    # (one Ray sweep only: a second, clean one took minutes of Ray start-up to show again what point 0 shows, that
+    # a point computed by a Ray worker equals the local one, bit for bit: no timings in summaries)
 
 
 def test_address_without_ray_executor_is_refused(capsys, tmp_path):
