@@ -44,8 +44,13 @@ def shortfall(*budgets: tuple[str, float, float], min_fraction: float = MIN_BUDG
     short = [(what, ours, needed) for what, ours, needed in budgets if ours < min_fraction * needed]
     if not short:
         return ""
-    return "budget: " + "; ".join(f"{_count(ours)} {what} of the {_count(needed)} the claim needs"
-                                  for what, ours, needed in short)
+    return "budget: " + "; ".join(f"{_count(ours)} {_singular(what) if ours == 1 else what} of the {_count(needed)} "
+                                  "the claim needs" for what, ours, needed in short)
+
+
+def _singular(what: str) -> str:
+    """"seeds" -> "seed" for a count of one (one-word plurals only: "environment steps per seed" stays)."""
+    return what[:-1] if what.endswith("s") and " " not in what else what
 
 
 def number(source: str, quantity: str, paper: float, ours: float, *, paper_ci: float = 0.0, ours_ci: float = 0.0,

@@ -235,21 +235,28 @@ def _figure(curves: pd.DataFrame, all_runs, env_name: str):
         axes[1][2].set_yscale("log")
         axes[1][0].legend(fontsize=7)
     fig.suptitle(f"{env_name.capitalize()}: mean over seeds (band: min–max)"
-                 + ("; bottom: diagnostics of the adjusted methods, per update" if diagnosed else ""))
+                 + ("; bottom: diagnostics of the adjusted methods (rolling mean over 2% of the updates)"
+                    if diagnosed else ""))
     fig.tight_layout()
     return fig
 
 
 def _diagnostic_panels(axes, data: pd.DataFrame, label: str, color) -> None:
-    """The diagnostics of one run (mean over seeds per update), if it has them."""
+    """The diagnostics of one run (mean over seeds per update, then a centred rolling mean over 2% of the updates
+    so that long runs stay readable), if it has them."""
     if "negative_sign_fraction" not in data or data["negative_sign_fraction"].isna().all():
         return
     by_step = data.groupby("env_steps")
-    axes[0].plot(by_step["negative_sign_fraction"].mean(), color=color, label=label)
-    axes[1].plot(by_step["cos_direction_xi"].mean(), color=color)
-    axes[1].plot(by_step["cos_direction_xi_c"].mean(), color=color, linestyle="--")
+    window = max(1, len(by_step) // 50)
+
+    def smooth(column):
+        return by_step[column].mean().rolling(window, min_periods=1, center=True).mean()
+
+    axes[0].plot(smooth("negative_sign_fraction"), color=color, label=label)
+    axes[1].plot(smooth("cos_direction_xi"), color=color)
+    axes[1].plot(smooth("cos_direction_xi_c"), color=color, linestyle="--")
     for column, style in (("xi_norm", "-"), ("xi_c_norm", "--"), ("hc_xi_c_norm", ":")):
-        axes[2].plot(by_step[column].mean(), color=color, linestyle=style)
+        axes[2].plot(smooth(column), color=color, linestyle=style)
 
 
 def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.DataFrame, timings, gif,
@@ -314,9 +321,6 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
               "- Reading the table: CGA's adjustment Jᵀξ is ∇½‖ξ‖² and AgA's H_c ξ_c is ∇½‖ξ_c‖²; on PPO losses both "
               "are small where the policy gradients vanish, which near-deterministic policies achieve, so watch "
               "`policy_entropy`: a method whose entropy collapses early stops exploring (docs/rl.md).",
-              "- Networks: the paper does not name them (the SSD script uses SB3's CnnPolicy); ours are MLPs on the "
-              f"flattened egocentric view (policy hidden {list(config.ppo.hidden)}, critic hidden "
-              f"{list(config.ppo.critic_hidden)}), chosen for speed on CPU.",
               "", "## Wall time", "", "| run | seconds | env steps/s (all seeds) |", "|---|---|---|"]
     for run_id, seconds in timings.items():
         lines.append(f"| {run_id} | {seconds:.0f} | {config.seeds * steps / seconds:,.0f} |")
@@ -340,8 +344,9 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
                if config.sharing else
                "- One policy and one critic per agent for every method (mixmo's default; the paper shares one "
                "policy for every method but Simul-Ind: `--set sharing=true`, part of `--preset paper`)."),
-              "- Networks: MLPs on the flattened egocentric view, not the SSD script's CNN (SB3's CnnPolicy): "
-              "chosen for speed on CPU.",
+              "- Networks: MLPs on the flattened egocentric view (policy hidden "
+              f"{list(config.ppo.hidden)}, critic hidden {list(config.ppo.critic_hidden)}), not the SSD script's CNN "
+              "(SB3's CnnPolicy; the paper does not name its network): chosen for speed on CPU.",
               "- Agent i's loss: PPO-clip surrogate with its own GAE advantages (normalised per minibatch) minus the "
               "entropy bonus. Collective loss: the surrogate with the collective advantage, minus the same entropy "
               "bonuses. The GameMethod sees both (`StructuredLosses(individual, collective, separable=True)`), so "
@@ -390,11 +395,13 @@ def _diagnostics_section(summary: pd.DataFrame, config: SSDConfig) -> list[str]:
         cells += [f"{row[c]:.3g}" for c in ("xi_norm", "xi_c_norm", "hc_xi_c_norm")]
         lines.append(f"| {DISPLAY.get(row['method'], row['method'])} | {row['setting_lam']} | " + " | ".join(cells)
                      + " |")
-    lines += ["", "Reading: AgA's direction is ξ_c + λ(ξ + H_c ξ_c) with λ's sign from Corollary 4.3. While ‖H_c ξ_c‖ "
-              "is small beside ‖ξ‖, AgA with a large λ steps along ξ (cos(ξ̃, ξ) near 1, i.e. IPPO). Once ‖H_c ξ_c‖ "
-              "outgrows ‖ξ‖, the sign follows the curvature of the collective loss along ξ_c; a large negative-sign "
-              "fraction means λ flips often, and a falling policy_entropy beside it means the adjustment is "
-              "sharpening the policies rather than moving them toward the collective optimum."]
+    lines += ["", "Reading: AgA's direction is ξ_c + λ(ξ + H_c ξ_c) with λ's sign from Corollary 4.3. With a large λ "
+              "it is ±(ξ + H_c ξ_c): along ξ (IPPO's step) while ‖H_c ξ_c‖ is small beside ‖ξ‖, and against it on the "
+              "steps where the sign is negative, so the mean cos(ξ̃, ξ) is about (1 − 2 × negative sign) times the "
+              "cosine of a positive step. Once ‖H_c ξ_c‖ outgrows ‖ξ‖, the sign follows the curvature of the "
+              "collective loss along ξ_c; a large negative-sign fraction means λ flips often, and a falling "
+              "policy_entropy beside it means the adjustment sharpens the policies rather than moving them toward "
+              "the collective optimum."]
     return lines
 
 
