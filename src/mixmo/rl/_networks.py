@@ -11,7 +11,7 @@ the network, so rollout buffers stay uint8.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -75,14 +75,16 @@ def stacked_mlps(key: jax.Array, n: int, sizes: Sequence[int], head_scale: float
     return jax.vmap(lambda k: mlp(k, sizes, head_scale, activation))(jax.random.split(key, n))
 
 
-def apply_stacked(nets: MLP, x: jax.Array) -> jax.Array:
+def apply_stacked(nets: MLP, x: jax.Array, call: Callable | None = None) -> jax.Array:
     """Evaluate stacked networks on per-agent inputs: `x` `(n, batch, ...)` -> `(n, batch, out)`.
 
     `nets` holds one network per agent (leading axis n, evaluated with `vmap`) or one network shared by all
-    agents (leading axis 1, parameter sharing: evaluated once on the agents' samples together).
+    agents (leading axis 1, parameter sharing: evaluated once on the agents' samples together). `call(net, x)`
+    evaluates one network on a batch (default `net(x)`; e.g. `ActorCritic.values`).
     """
+    call = (lambda net, xi: net(xi)) if call is None else call
     if jax.tree.leaves(nets)[0].shape[0] == 1 and x.shape[0] > 1:
         shared = jax.tree.map(lambda leaf: leaf[0], nets)
-        out = shared(x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:]))
+        out = call(shared, x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:]))
         return out.reshape(x.shape[:2] + out.shape[1:])
-    return jax.vmap(lambda net, xi: net(xi))(nets, x)
+    return jax.vmap(call)(nets, x)
