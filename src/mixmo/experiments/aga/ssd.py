@@ -106,7 +106,8 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
     if run_dir is not None and config.gif_steps:
         shown = "aga" if "aga" in final_policies else all_runs[-1][0]
         policy = jax.tree.map(lambda x: x[0], final_policies[shown])
-        frames = rl.policy_rollout_frames(env, policy, jax.random.key(config.run.seed + 1), config.gif_steps)
+        frames = rl.policy_rollout_frames(envs.frame_stack(env, ppo.frame_stack), policy,
+                                          jax.random.key(config.run.seed + 1), config.gif_steps)
         gif = rl.write_gif(frames, run_dir / f"{env_name}_{shown}.gif", upscale=2).name
     return Results(
         summary=summary,
@@ -313,9 +314,8 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
               "- Reading the table: CGA's adjustment Jᵀξ is ∇½‖ξ‖² and AgA's H_c ξ_c is ∇½‖ξ_c‖²; on PPO losses both "
               "are small where the policy gradients vanish, which near-deterministic policies achieve, so watch "
               "`policy_entropy`: a method whose entropy collapses early stops exploring (docs/rl.md).",
-              "- Networks: the paper does not name them (the SSD script uses SB3's CnnPolicy); ours are MLPs on the "
-              f"flattened egocentric view (policy hidden {list(config.ppo.hidden)}, critic hidden "
-              f"{list(config.ppo.critic_hidden)}), chosen for speed on CPU.",
+              "- Networks: the paper does not name them (the SSD script uses SB3's CnnPolicy); ours: "
+              + _networks(config.ppo),
               "", "## Wall time", "", "| run | seconds | env steps/s (all seeds) |", "|---|---|---|"]
     for run_id, seconds in timings.items():
         lines.append(f"| {run_id} | {seconds:.0f} | {config.seeds * steps / seconds:,.0f} |")
@@ -325,7 +325,9 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
     ppo = config.ppo
     lines += ["## Set-up, beside the paper's", "",
               f"- PPO: {ppo.num_envs} environments × {ppo.num_steps} steps per update, {ppo.update_epochs} epochs × "
-              f"{ppo.num_minibatches} minibatches, Adam lr {ppo.lr} (critics {ppo.critic_lr}), clip {ppo.clip}, value "
+              f"{ppo.num_minibatches} minibatches, Adam lr {ppo.lr} "
+              + ("(one optimiser per actor-critic module)" if ppo.network == "cnn" else f"(critics {ppo.critic_lr})")
+              + f", clip {ppo.clip}, value "
               f"clip {ppo.value_clip}, entropy {ppo.ent_coef}, γ {ppo.gamma}, GAE λ {ppo.gae_lambda}, per-agent "
               f"gradient-norm clip {ppo.max_grad_norm}, KL early stop {ppo.target_kl or 'off'}. The paper (App. E.1) "
               "gives lr 1e-4, clip 0.2, value coefficient 1, entropy 0.001, γ 0.99, gradient clip 40 and 1000-step "
@@ -339,13 +341,14 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
                if config.sharing else
                "- One policy and one critic per agent for every method (mixmo's default; the paper shares one "
                "policy for every method but Simul-Ind: `--set sharing=true`, part of `--preset paper`)."),
-              "- Networks: MLPs on the flattened egocentric view, not the SSD script's CNN (SB3's CnnPolicy): "
-              "chosen for speed on CPU.",
+              "- Networks: " + _networks(ppo),
               "- Agent i's loss: PPO-clip surrogate with its own GAE advantages (normalised per minibatch) minus the "
               "entropy bonus. Collective loss: the surrogate with the collective advantage, minus the same entropy "
               "bonuses. The GameMethod sees both (`StructuredLosses(individual, collective, separable=True)`), so "
               "Simul-Ind is IPPO and Simul-Co every agent on the collective advantage. Only the policy's direction "
-              "is adjusted; critics train as in plain PPO.",
+              "is adjusted; " + ("the value loss's gradient (times value_coef) is then added to it before the one "
+                                 "optimiser, as in plain PPO (SB3)." if ppo.network == "cnn" else
+                                 "critics train as in plain PPO."),
               (f"- Collective reward of CGA and AgA: §5.2's fairness-shaped Σ_i (r_i − α(1 − atan2(Σ_(j≠i) r_j, r_i))) "
                f"with α = {config.fairness_alpha:g} (the paper does not give α)." if config.fairness_alpha else
                "- Collective reward: Σ_i r_i for every method (§5.2's fairness-shaped form for CGA and AgA: "
@@ -357,15 +360,34 @@ def _report(env_name: str, config: SSDConfig, ppo: rl.PPOConfig, summary: pd.Dat
               f"- SVO: r̃_i = r_i − w|θ* − θ_i| every step, θ_i from the running episode returns, w = {config.svo.weight} "
               f"per radian, θ* = {config.svo.angle}°. SL: r̃_i = r_i + α Σ_j r_j, α = {config.sl.alpha}. Both then train "
               "as IPPO; the collective critic still uses raw rewards.",
-              f"- Networks: ReLU MLPs, policy output layer initialised with gain {config.ppo.policy_head_scale} (PPO's usual 0.01 "
-              "makes the hidden layers' gradients tiny at the start; CGA's and AgA's second-order terms then dominate "
-              "those layers' Adam updates, kill the ReLUs and the policies never leave uniform: with 0.01 we measured "
-              "CGA −3661 and AgA −4021 social welfare against Simul-Ind's 19 at this budget; docs/rl.md).",
+              ("- Initialisation: SB3's orthogonal matrices, gain √2 for the CNN and net_arch layers, 0.01 for the "
+               "action head, 1 for the value head (with the MLPs mixmo uses gain 1 on the policy head, because 0.01 "
+               "made CGA and AgA fail there, docs/rl.md; not measured with the CNN)." if ppo.network == "cnn" else
+               f"- Networks: ReLU MLPs, policy output layer initialised with gain {ppo.policy_head_scale} (PPO's "
+               "usual 0.01 makes the hidden layers' gradients tiny at the start; CGA's and AgA's second-order terms "
+               "then dominate those layers' Adam updates, kill the ReLUs and the policies never leave uniform: with "
+               "0.01 we measured CGA −3661 and AgA −4021 social welfare against Simul-Ind's 19 at this budget; "
+               "docs/rl.md)."),
               "- The 1000-step time limit is treated as the end of the episode (no bootstrapping past it).",
               "- Equality is 1 − Gini of the per-agent mean returns; it is undefined (left blank) when the mean "
               "return is not positive.", "",
               *markdown.config_block(config)]
     return "\n".join(lines) + "\n"
+
+
+def _networks(ppo: rl.PPOConfig) -> str:
+    """Which network ran, and why the MLP is the CPU default."""
+    if ppo.network == "cnn":
+        conv, *features = ppo.cnn
+        arch = ("shared by actor and critic" if ppo.shared_net_arch else "one copy for the actor, one for the critic")
+        return (f"`ppo.network=cnn`, the SSD script's CNN in SB3's CnnPolicy layout: 3×3 convolution to {conv} "
+                f"channels, Linear {features} (ReLU), net_arch {list(ppo.net_arch)} (Tanh, {arch}), an action head "
+                f"and a two-output value head (V_i, u_i) on one trunk per player; {ppo.frame_stack} stacked "
+                f"frame(s) (the script: 4); value_coef {ppo.value_coef}. mixmo's CPU default is the MLP: the CNN's "
+                "4056×1024 layer makes each update many times slower on CPU (docs/rl.md).")
+    return (f"MLPs on the flattened egocentric view (policy hidden {list(ppo.hidden)}, critic hidden "
+            f"{list(ppo.critic_hidden)}), mixmo's CPU default for speed; the SSD script's CNN (SB3's CnnPolicy) "
+            "is `--set ppo.network=cnn` (with `ppo.frame_stack=4` as the script).")
 
 
 def _diagnostics_section(summary: pd.DataFrame, config: SSDConfig) -> list[str]:
