@@ -12,6 +12,7 @@ import pytest
 
 import mixmo
 from mixmo import envs, rl
+from mixmo.rl import _cnn as rl_cnn
 from mixmo.rl._cnn import ActorCritic, actor_critic
 from mixmo.rl._ppo_loss import normalise
 
@@ -140,3 +141,11 @@ def test_validation():
         rl.PPOConfig(frame_stack=0).validate()
     with pytest.raises(ValueError, match="value_coef"):
         rl.PPOConfig(value_coef=-1.0).validate()
+
+
+def test_two_players_initialise_at_the_script_sizes():
+    """XLA's QR hung here on the project's CPU (two players, 4056 x 1024); the numpy Cholesky QR does not."""
+    nets = jax.jit(lambda k: rl_cnn.stacked_actor_critics(k, 2, (15, 15, 28), 9, (24, 1024, 32), (128,)))(
+        jax.random.key(0))
+    w = np.asarray(nets.feature_weights[0][1], np.float64)  # player 1's (4056, 1024): orthogonal columns
+    np.testing.assert_allclose(w.T @ w, 2.0 * np.eye(1024), atol=1e-4)

@@ -24,12 +24,14 @@ Differences from the script, on purpose:
   actor and another for the critic. `shared_net_arch` chooses (default: shared, the script's era).
 
 Orthogonal matrices come from a QR decomposition of a normal draw with the signs of R's diagonal (torch's
-`nn.init.orthogonal_`; the same distribution, not the same numbers). `mixmo.rl._networks` avoided QR because it
-once deadlocked XLA's thread pool when compiled into one program with the environments' reset; with jaxlib 0.10.2
-on the project's 2-core CPU that did not recur (the whole CNN trainer, initialisation and reset included, in one
-`jit`: tests/rl/test_cnn.py, and a vmapped QR with Cleanup's reset, with XLA's optimisations on and off), so the
-initialisation stays inside `Trainer.init`. Should it recur, `jax.jit(trainer.init)` apart from `Trainer.run` is
-the way round (`mixmo.rl._driver` already initialises in a jit of its own).
+`nn.init.orthogonal_`; the same distribution, not the same numbers). The QR is computed by numpy (Cholesky QR,
+`_orthonormal_columns`), called from the traced program with `jax.pure_callback`: XLA's own (`jnp.linalg.qr`)
+hung on the project's 2-core CPU (jaxlib 0.10.2) in `jax.jit` of two players' initialisation at the script's
+sizes (27 s of CPU, then no progress for 4 minutes), as `mixmo.rl._networks` records for an earlier case, though
+it ran at small sizes and for one player; and a batched XLA QR of two 4056 x 1024 matrices alone took about 40 s.
+A program
+with a host callback is left out of JAX's persistent compilation cache: `mixmo.rl._driver` initialises in a jit of
+its own, so its training program is cached as before; calling `trainer(key)` whole compiles the CNN's anew.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from typing import Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from mixmo.rl._networks import apply_stacked
 
@@ -50,13 +53,30 @@ VALUE_GAIN = 1.0
 KERNEL = 3  # the script's Conv2d: 3 x 3, stride 1, padding "valid"
 
 
+def _orthonormal_columns(a: np.ndarray) -> np.ndarray:
+    """Q of the QR decompositions of `a` `(..., big, small)` with R's diagonal positive (numpy, on the host).
+
+    By Cholesky QR twice (CholeskyQR2): R = chol(AᵀA)ᵀ, Q = A R⁻¹, then once more on Q to restore the
+    orthogonality that rounding loses (float64; a Gaussian draw is well conditioned). The same Q as a Householder
+    QR with R's signs made positive, in exact arithmetic, and on the project's CPU about 2 s for a 4056 x 1024
+    draw where `np.linalg.qr` took 20-40 s under load.
+    """
+    q = np.asarray(a, np.float64)
+    for _ in range(2):
+        lower = np.linalg.cholesky(np.swapaxes(q, -1, -2) @ q)  # AᵀA = L Lᵀ, R = Lᵀ
+        q = np.swapaxes(np.linalg.solve(lower, np.swapaxes(q, -1, -2)), -1, -2)  # (L⁻¹ Aᵀ)ᵀ = A R⁻¹
+    return q.astype(np.float32)
+
+
 def orthogonal(key: jax.Array, rows: int, cols: int, gain: float) -> jax.Array:
     """A `(rows, cols)` matrix with orthonormal rows or columns (whichever are fewer) times `gain`, as torch's
-    `orthogonal_` on a weight of that shape; drawn flat (`mixmo.rl._random`: less to compile)."""
+    `orthogonal_` on a weight of that shape. The normal draw is JAX's (flat: `mixmo.rl._random`, less to
+    compile); the QR decomposition is numpy's, through `jax.pure_callback` (jit- and vmap-able; see the module
+    docstring for why not `jnp.linalg.qr`)."""
     big, small = max(rows, cols), min(rows, cols)
     a = jax.random.normal(key, (rows * cols,), jnp.float32).reshape(big, small)
-    q, r = jnp.linalg.qr(a)
-    q = q * jnp.sign(jnp.diagonal(r))[None, :]
+    q = jax.pure_callback(_orthonormal_columns, jax.ShapeDtypeStruct((big, small), jnp.float32), a,
+                          vmap_method="expand_dims")
     return gain * (q.T if rows < cols else q)
 
 
