@@ -54,7 +54,8 @@ def mlp(key: jax.Array, sizes: Sequence[int], head_scale: float, activation: str
     `head_scale` for the last (e.g. 0.01 for a near-uniform first policy, as in Huang et al. 2022, "The 37
     Implementation Details of PPO", details 2–3; `mixmo.rl.PPOConfig` uses 1.0, see docs/rl.md). Not their
     orthogonal matrices: on the project's CPU (jaxlib 0.10.2) a QR decomposition compiled into the same
-    program as the environments' reset deadlocked XLA's thread pool.
+    program as the environments' reset deadlocked XLA's thread pool (and XLA's QR hung again in the CNN's
+    initialisation, which computes its QR on the host instead: `mixmo.rl._cnn`).
     """
     if len(sizes) < 2 or any(s < 1 for s in sizes):
         raise ValueError(f"mlp: sizes must be at least (in, out) with positive entries, got {tuple(sizes)}.")

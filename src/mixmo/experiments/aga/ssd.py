@@ -439,9 +439,10 @@ SMOKE = {"num_agents": 2, "max_steps": 16, "seeds": 2, "methods": ("simul-ind", 
          "ppo.num_envs": 2, "ppo.num_steps": 8, "ppo.num_minibatches": 2, "ppo.update_epochs": 1, "ppo.hidden": (8,),
          "ppo.critic_hidden": (8,), "ppo.total_steps": 32}
 # App. E.1 of the AgA paper, and where it is silent the SSD repository's run_scripts/sb3_train.py (an inference:
-# its values are exactly E.1's). Not here: SB3's CNN (MLPs on CPU) and the unknown alpha of §5.2's fairness-shaped
-# collective reward (fairness_alpha stays 0). Value coefficient 1 (E.1): the critics have their own optimiser, so it
-# would only rescale their gradient before Adam.
+# its values are exactly E.1's). Not here: SB3's CNN (MLPs on CPU; `--set ppo.network=cnn --set ppo.frame_stack=4`
+# runs it, with E.1's value coefficient 1 as ppo.value_coef's default) and the unknown alpha of §5.2's fairness-shaped
+# collective reward (fairness_alpha stays 0). With the MLPs the critics have their own optimiser, so a value
+# coefficient would only rescale their gradient before Adam.
 PAPER_E1 = {
     "seeds": 3,  # §5.2: 3 seeds
     "ppo.lr": 1e-4,  # E.1
