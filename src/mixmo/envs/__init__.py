@@ -3,6 +3,7 @@
 ``make(name, **options)`` builds one; ``registered_envs()`` lists the names:
 ``cleanup``, ``harvest``, ``coins``, ``trust_your_brother``, ``mini_cleanup``,
 ``cleanup_10x10``, ``harvest_patch`` and ``coin_game`` (JaxMARL's, needs jaxmarl).
+``frame_stack(env, k)`` stacks each agent's last ``k`` frames (supersuit's ``frame_stack_v1``);
 ``to_pettingzoo(env)`` adapts one to a PettingZoo ``ParallelEnv`` (needs pettingzoo);
 ``mixmo.envs.render`` draws states and writes GIFs.
 
@@ -27,6 +28,7 @@ _NAMES = {
     "HarvestParams": "mixmo.envs.harvest", "make": "mixmo.envs.registry", "registered_envs": "mixmo.envs.catalog",
     "TrustYourBrotherEnv": "mixmo.envs.trust_your_brother",
     "TrustYourBrotherParams": "mixmo.envs.trust_your_brother",
+    "frame_stack": "mixmo.envs._frame_stack", "FrameStack": "mixmo.envs._frame_stack",
 }
 _SUBMODULES = ("render", "catalog")  # `mixmo.envs.render` reachable as an attribute too
 __all__ = list(_NAMES)

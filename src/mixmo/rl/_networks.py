@@ -11,7 +11,7 @@ the network, so rollout buffers stay uint8.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -54,7 +54,8 @@ def mlp(key: jax.Array, sizes: Sequence[int], head_scale: float, activation: str
     `head_scale` for the last (e.g. 0.01 for a near-uniform first policy, as in Huang et al. 2022, "The 37
     Implementation Details of PPO", details 2–3; `mixmo.rl.PPOConfig` uses 1.0, see docs/rl.md). Not their
     orthogonal matrices: on the project's CPU (jaxlib 0.10.2) a QR decomposition compiled into the same
-    program as the environments' reset deadlocked XLA's thread pool.
+    program as the environments' reset deadlocked XLA's thread pool (and XLA's QR hung again in the CNN's
+    initialisation, which computes its QR on the host instead: `mixmo.rl._cnn`).
     """
     if len(sizes) < 2 or any(s < 1 for s in sizes):
         raise ValueError(f"mlp: sizes must be at least (in, out) with positive entries, got {tuple(sizes)}.")
@@ -75,14 +76,16 @@ def stacked_mlps(key: jax.Array, n: int, sizes: Sequence[int], head_scale: float
     return jax.vmap(lambda k: mlp(k, sizes, head_scale, activation))(jax.random.split(key, n))
 
 
-def apply_stacked(nets: MLP, x: jax.Array) -> jax.Array:
+def apply_stacked(nets: MLP, x: jax.Array, call: Callable | None = None) -> jax.Array:
     """Evaluate stacked networks on per-agent inputs: `x` `(n, batch, ...)` -> `(n, batch, out)`.
 
     `nets` holds one network per agent (leading axis n, evaluated with `vmap`) or one network shared by all
-    agents (leading axis 1, parameter sharing: evaluated once on the agents' samples together).
+    agents (leading axis 1, parameter sharing: evaluated once on the agents' samples together). `call(net, x)`
+    evaluates one network on a batch (default `net(x)`; e.g. `ActorCritic.values`).
     """
+    call = (lambda net, xi: net(xi)) if call is None else call
     if jax.tree.leaves(nets)[0].shape[0] == 1 and x.shape[0] > 1:
         shared = jax.tree.map(lambda leaf: leaf[0], nets)
-        out = shared(x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:]))
+        out = call(shared, x.reshape((x.shape[0] * x.shape[1],) + x.shape[2:]))
         return out.reshape(x.shape[:2] + out.shape[1:])
-    return jax.vmap(lambda net, xi: net(xi))(nets, x)
+    return jax.vmap(call)(nets, x)

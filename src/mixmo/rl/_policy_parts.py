@@ -14,21 +14,27 @@ from __future__ import annotations
 
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 
 from mixmo.game import StructuredLosses
 from mixmo.methods import GameMethod, simul_ind
+from mixmo.rl._cnn import ActorCritic
 from mixmo.rl._networks import MLP
 from mixmo.rl._shaping import RewardShaping
 
 
-def _head(net: MLP):
+def _head(net: MLP | ActorCritic):
+    if isinstance(net, ActorCritic):
+        return net.action_weight, net.action_bias
     return net.weights[-1], net.biases[-1]
 
 
-def _with_head(net: MLP, head) -> MLP:
+def _with_head(net: MLP | ActorCritic, head) -> MLP | ActorCritic:
     weight, bias = head
+    if isinstance(net, ActorCritic):
+        return eqx.tree_at(lambda n: (n.action_weight, n.action_bias), net, (weight, bias))
     return MLP(net.weights[:-1] + (weight,), net.biases[:-1] + (bias,), net.activation)
 
 
@@ -41,7 +47,8 @@ def head_only(method: GameMethod) -> GameMethod:
     plain PPO (Simul-Ind; with a shared policy, the mean of the agents' losses) would step.
 
     Args:
-        method: any `GameMethod` (e.g. `mixmo.methods.aga(100.0)`); params are tuples of `mixmo.rl.MLP`.
+        method: any `GameMethod` (e.g. `mixmo.methods.aga(100.0)`); params are tuples of `mixmo.rl.MLP` or of
+            actor-critic modules (`PPOConfig.network` "cnn": the head is the action head).
     """
     plain = simul_ind()
 

@@ -34,6 +34,9 @@ from mixmo.rl._trainer import make_train as make_train
 from mixmo.rl._trainer import policy_losses as policy_losses
 
 
+NETWORKS = ("mlp", "cnn")
+
+
 @dataclass(frozen=True)
 class PPOConfig(RunLength):
     """Hyperparameters of the multi-agent PPO trainer (defaults: the fast CPU setting of docs/rl.md)."""
@@ -78,6 +81,32 @@ class PPOConfig(RunLength):
     """Initial weight scale (gain) of each policy's output layer. Not PPO's usual 0.01: that makes the hidden
     layers' gradients tiny at the start, so the second-order terms of CGA and AgA dominate their Adam updates
     and drive the hidden units dead (docs/rl.md, "Policy head initialisation")."""
+    network: str = "mlp"
+    """"mlp": a policy MLP and a critic MLP per player, each with its own optimiser (mixmo's default, fast on CPU).
+    "cnn": ONE actor-critic module per player, the CNN of the SSD repository's run_scripts/sb3_train.py (its
+    `CustomCNN` features extractor: Conv2d 3x3 valid with 24 channels, ReLU, Linear 1024, ReLU, Linear 32, ReLU)
+    inside stable-baselines3's CnnPolicy (extractor shared by actor and critic, net_arch layers with Tanh, an
+    action head and a value head, orthogonal init with gains sqrt(2) / 0.01 / 1; `mixmo.rl._cnn`). The value head
+    has mixmo's two outputs (V_i and the share u_i of V_c). As SB3, one optimiser (`lr`) steps the whole module
+    along the GameMethod's direction (from the policy losses alone, as the AgA paper's App. E.1 leaves the critic
+    loss alone) plus value_coef times the value loss's gradient; critic_lr, critic_hidden, hidden, activation
+    and policy_head_scale are the MLP's and unused."""
+    cnn: tuple[int, ...] = (24, 1024, 32)
+    """network="cnn": the convolution's output channels, then the features extractor's Linear widths (the last is
+    SB3's features_dim); sb3_train.py's `CustomCNN`: (24, 1024, 32)."""
+    net_arch: tuple[int, ...] = (128,)
+    """network="cnn": SB3's net_arch widths after the extractor (Tanh); sb3_train.py: [128]."""
+    shared_net_arch: bool = True
+    """network="cnn": the net_arch layers are shared by actor and critic (SB3 before 1.8 reads net_arch=[128] so,
+    the script's era) or there is one copy for each (SB3 2.x's reading of the same list)."""
+    value_coef: float = 1.0
+    """network="cnn": weight of the value loss's gradient added to the policy direction before the one optimiser
+    (SB3's vf_coef; the AgA paper, App. E.1: value coefficient 1). With parameter sharing the value loss is
+    divided by the number of agents, as the policy loss is (the mean over the agents' samples, as SB3's). The
+    MLP path has a critic optimiser of its own and does not use it."""
+    frame_stack: int = 1
+    """Observations are the last `frame_stack` frames stacked on the channel axis, oldest first, zeros before an
+    episode's first frame (supersuit's frame_stack_v1; sb3_train.py stacks 4). 1: no stacking."""
     target_kl: float = 0.0
     """Early stop of an update's epochs, with stable-baselines3's semantics (the SSD repository's
     run_scripts/sb3_train.py uses 0.01): before each minibatch step the approximate KL(old || new) on that
@@ -119,3 +148,12 @@ class PPOConfig(RunLength):
             raise ValueError(f"value_clip must be >= 0 (0: off), got {self.value_clip}.")
         if not (self.target_kl >= 0 and math.isfinite(self.target_kl)):
             raise ValueError(f"target_kl must be >= 0 (0: off), got {self.target_kl}.")
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {self.network!r}.")
+        if not self.cnn or min(self.cnn) < 1 or (self.net_arch and min(self.net_arch) < 1):
+            raise ValueError(f"cnn needs positive widths (conv channels first), net_arch positive widths or none; "
+                             f"got cnn={self.cnn}, net_arch={self.net_arch}.")
+        if not (self.value_coef >= 0 and math.isfinite(self.value_coef)):
+            raise ValueError(f"value_coef must be >= 0, got {self.value_coef}.")
+        if not (isinstance(self.frame_stack, int) and self.frame_stack >= 1):
+            raise ValueError(f"frame_stack must be an integer >= 1 (1: no stacking), got {self.frame_stack!r}.")

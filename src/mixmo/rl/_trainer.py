@@ -54,10 +54,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from mixmo.envs import frame_stack
 from mixmo.game import StructuredLosses
 from mixmo.methods import GameMethod, diagnostics, simul_ind
 from mixmo.rl import _random
 from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
+from mixmo.rl._cnn import critic_outputs, policy_and_critic, stacked_actor_critics
 from mixmo.rl._mixing import RewardMixer, check_iteration, mix_step
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
 from mixmo.rl._ppo_loss import clipped_surrogate, clipped_value_loss, normalise
@@ -103,7 +105,7 @@ def critic_loss(critic: MLP, mb: Minibatch, value_loss: Callable | float):
     if not callable(value_loss):
         clip = value_loss
         value_loss = lambda v, old, target: clipped_value_loss(v, old, target, clip)  # noqa: E731
-    out = apply_stacked(critic, mb.obs)  # (N, B, 2)
+    out = critic_outputs(critic, mb.obs)  # (N, B, 2)
     own = jax.vmap(value_loss)(out[..., 0], mb.value, mb.target)
     collective = value_loss(jnp.sum(out[..., 1], axis=0), mb.collective_value[0], mb.collective_target[0])
     loss = jnp.sum(own) + collective
@@ -126,6 +128,10 @@ def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_o
             players' params.
         critic_grads: `critic -> (gradients, value loss)`.
         policy_optimizer, critic_optimizer: per-player optax transformations (vmapped over the leading axis).
+            `critic_optimizer` None: `state.policy` is one actor-critic module per player (`PPOConfig.network`
+            "cnn"): `critic_grads` is taken at `state.policy`, added to the method's direction (which the value
+            head does not enter) and the sum goes through `policy_optimizer`, stable-baselines3's one optimiser
+            over policy loss + vf_coef * value loss; `state.critic` is left as it is.
         diagnose: also compare the direction with ξ, ξ_c and H_c ξ_c (`mixmo.methods.diagnostics`).
 
     Returns:
@@ -137,11 +143,18 @@ def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_o
     direction, method_state = method.update(losses, params, state.method_state)
     checks = diagnostics(losses, params, direction) if diagnose else None
     direction = stack(direction)
-    updates, policy_opt = jax.vmap(policy_optimizer.update)(direction, state.policy_opt, state.policy)
-    policy = optax.apply_updates(state.policy, updates)
-    grads, value_loss = critic_grads(state.critic)
-    updates, critic_opt = jax.vmap(critic_optimizer.update)(grads, state.critic_opt, state.critic)
-    critic = optax.apply_updates(state.critic, updates)
+    if critic_optimizer is None:  # one actor-critic module: the value gradient joins the direction
+        grads, value_loss = critic_grads(state.policy)
+        total = jax.tree.map(jnp.add, direction, grads)
+        updates, policy_opt = jax.vmap(policy_optimizer.update)(total, state.policy_opt, state.policy)
+        policy = optax.apply_updates(state.policy, updates)
+        critic, critic_opt = state.critic, state.critic_opt
+    else:
+        updates, policy_opt = jax.vmap(policy_optimizer.update)(direction, state.policy_opt, state.policy)
+        policy = optax.apply_updates(state.policy, updates)
+        grads, value_loss = critic_grads(state.critic)
+        updates, critic_opt = jax.vmap(critic_optimizer.update)(grads, state.critic_opt, state.critic)
+        critic = optax.apply_updates(state.critic, updates)
     state = state._replace(policy=policy, critic=critic, policy_opt=policy_opt, critic_opt=critic_opt,
                            method_state=method_state)
     info = MinibatchInfo(policy_loss=jnp.mean(individual), collective_loss=collective, value_loss=value_loss,
@@ -208,6 +221,11 @@ class Trainer:
         return 1 if self.shared else self.n_agents
 
     @property
+    def one_module(self) -> bool:
+        """One actor-critic module per player (`PPOConfig.network` "cnn"): `policy` holds it, `critic` is None."""
+        return getattr(self.config, "network", "mlp") == "cnn"
+
+    @property
     def n_actions(self) -> int:
         return self.env.action_space(self.env.agents[0]).n
 
@@ -224,9 +242,14 @@ class Trainer:
         c, n, players = self.config, self.n_agents, self.players
         k_policy, k_critic, k_env, k_run = jax.random.split(key, 4)
         obs_size = math.prod(self.obs_shape)
-        policy = stacked_mlps(k_policy, players, (obs_size, *c.hidden, self.n_actions), c.policy_head_scale,
-                              c.activation)
-        critic = stacked_mlps(k_critic, players, (obs_size, *c.critic_hidden, 2), 1.0, c.activation)
+        if self.one_module:
+            policy = stacked_actor_critics(k_policy, players, self.obs_shape, self.n_actions, c.cnn, c.net_arch,
+                                           c.shared_net_arch)
+            critic = None
+        else:
+            policy = stacked_mlps(k_policy, players, (obs_size, *c.hidden, self.n_actions), c.policy_head_scale,
+                                  c.activation)
+            critic = stacked_mlps(k_critic, players, (obs_size, *c.critic_hidden, 2), 1.0, c.activation)
         obs, env_state = jax.vmap(lambda k: self.env.reset(k, self.env_params))(jax.random.split(k_env, c.num_envs))
         mixing = None
         if self.mixer is not None:
@@ -237,7 +260,7 @@ class Trainer:
             policy=policy,
             critic=critic,
             policy_opt=jax.vmap(c.optimizer(c.lr).init)(policy),
-            critic_opt=jax.vmap(c.optimizer(c.critic_lr).init)(critic),
+            critic_opt=None if critic is None else jax.vmap(c.optimizer(c.critic_lr).init)(critic),
             method_state=self.method.init(unstack(policy, players)),
             env_state=env_state,
             obs=batchify(obs, self.env.agents),
@@ -255,8 +278,11 @@ class Trainer:
         def one(carry: RolloutCarry, k):
             obs, returns, stats = carry.obs, carry.episode_returns, carry.stats
             k_act, k_env = jax.random.split(k)
-            logits = apply_stacked(state.policy, obs)
-            out = apply_stacked(state.critic, obs)
+            if self.one_module:
+                logits, out = policy_and_critic(state.policy, obs)
+            else:
+                logits = apply_stacked(state.policy, obs)
+                out = apply_stacked(state.critic, obs)
             action = _random.categorical(k_act, logits)  # (N, E); jax.random.categorical's draw, made flat
             log_prob = jnp.take_along_axis(jax.nn.log_softmax(logits), action[..., None], axis=-1)[..., 0]
             next_obs, env_state, rewards, dones, infos = jax.vmap(
@@ -307,7 +333,7 @@ class Trainer:
         """Advantages and targets (the config's `targets`) for every agent and for the collective; the whole
         rollout as one agent-major batch."""
         c = self.config
-        last = apply_stacked(state.critic, state.obs)  # (N, E, 2)
+        last = critic_outputs(self.value_net(state), state.obs)  # (N, E, 2)
         advantage, target = c.targets(traj.shaped, traj.value, traj.done[:, None, :], last[..., 0])
         collective_value = jnp.sum(traj.share, axis=1)  # (T, E)
         collective_reward = (jnp.sum(traj.reward, axis=1) if self.collective_reward is None
@@ -328,8 +354,14 @@ class Trainer:
             value=agent_major(traj.value), target=agent_major(target),
             collective_value=repeated(collective_value), collective_target=repeated(collective_target))
 
+    def value_net(self, state: TrainState):
+        """The network with the critic's outputs: `state.critic`, or the actor-critic module `state.policy`."""
+        return state.policy if self.one_module else state.critic
+
     def learn_minibatch(self, state: TrainState, mb: Minibatch):
-        """One policy step (through the `GameMethod`) and one critic step on a minibatch."""
+        """One policy step (through the `GameMethod`) and one critic step on a minibatch (with one actor-critic
+        module, one step along the method's direction plus value_coef times the value loss's gradient; with
+        parameter sharing the value loss is divided by the number of agents, like the policy loss)."""
         c, n = self.config, self.n_agents
         if c.normalise_advantages:
             mb = mb._replace(advantage=normalise(mb.advantage, axis=-1),
@@ -341,10 +373,20 @@ class Trainer:
         def critic_grads(critic):
             return jax.grad(critic_loss, has_aux=True)(critic, mb, c.value_loss)
 
+        if self.one_module:
+            scale = c.value_coef / (n if self.shared else 1)
+
+            def scaled_loss(module):
+                loss = critic_loss(module, mb, c.value_loss)[0]
+                return scale * loss, loss
+
+            def critic_grads(module):
+                return jax.grad(scaled_loss, has_aux=True)(module)
+
         if self.shared:
             terms = shared_terms(terms, n)
         return method_step(self.method, state, self.players, terms, critic_grads, c.optimizer(c.lr),
-                           c.optimizer(c.critic_lr), self.diagnose)
+                           None if self.one_module else c.optimizer(c.critic_lr), self.diagnose)
 
     def _guarded_minibatch(self, carry, mb: Minibatch):
         """`learn_minibatch` under a KL early stop (stable-baselines3's semantics, `PPOConfig.target_kl`): the
@@ -462,6 +504,9 @@ def make_train(config, env, method: GameMethod | None = None, shaping: RewardSha
             collective critic (default: Σ_i r_i; `mixmo.rl.fairness_collective(alpha)`: the AgA paper's §5.2).
         diagnose: compute `mixmo.methods.diagnostics` at every minibatch step (reported in `UpdateMetrics`).
 
+    With `config.frame_stack` k > 1 the trainer's `env` is `mixmo.envs.frame_stack(env, k)`; with
+    `config.network` "cnn" its `policy` holds one actor-critic module per player and `critic` is None.
+
     Returns:
         A `Trainer`: `trainer(key) -> (TrainState, UpdateMetrics)`, jit-able and vmappable over keys.
 
@@ -487,5 +532,9 @@ def make_train(config, env, method: GameMethod | None = None, shaping: RewardSha
         raise ValueError("make_train: reward mixing needs at least 2 agents.")
     if mixer is not None:
         check_iteration(mixer.iteration, ("update",), "make_train (A2C/PPO)")
+    env = frame_stack(env, getattr(config, "frame_stack", 1))
+    if getattr(config, "network", "mlp") == "cnn" and len(env.observation_space(env.agents[0]).shape) != 3:
+        raise ValueError(f"make_train: network='cnn' needs (H, W, C) observations, got shape "
+                         f"{env.observation_space(env.agents[0]).shape}.")
     return Trainer(config, env, simul_ind() if method is None else method, shaping, env_params, mixer,
                    shared=shared, collective_reward=collective_reward, diagnose=diagnose)
