@@ -66,11 +66,11 @@ from mixmo.rl import _random
 from mixmo.rl._batching import batchify, shuffled_minibatches, stack, unbatchify, unstack
 from mixmo.rl._gae import gae
 from mixmo.rl._gru import GRUPolicy, masked_logits, stacked_gru_policies, step_stacked, unroll_stacked
-from mixmo.rl._mixing import RewardMixer, check_iteration, mix_step
+from mixmo.rl._mixing import RewardMixer, mix_step
 from mixmo.rl._networks import MLP, apply_stacked, stacked_mlps
 from mixmo.rl._ppo import Minibatch, PPOConfig, Trainer, UpdateMetrics, critic_loss
-from mixmo.rl._train_state import Mixing, finite
-from mixmo.rl._trainer import mean_infos, method_step, shared_terms
+from mixmo.rl._train_state import Mixing
+from mixmo.rl._trainer import check_trainer_args, method_step, shared_terms
 from mixmo.rl._ppo_loss import clipped_surrogate, normalise
 from mixmo.rl._shaping import RewardShaping
 
@@ -351,15 +351,7 @@ class RecurrentTrainer(Trainer):
             return jax.lax.scan(self.learn_minibatch, state, shuffled_minibatches(k, batch, c.num_minibatches))
 
         state, infos = jax.lax.scan(epoch, state, jax.random.split(k_epochs, c.update_epochs))
-        state = state._replace(key=jax.random.key_data(key), update=state.update + 1)
-        rows, checked = None, (state.policy, state.critic)
-        if self.mixer is not None:
-            state = state._replace(mixing=self._mixer_step(state.mixing, episodes, stats["mixed_return"]))
-            rows = self.mixer.rows(state.mixing.state)
-            checked = (*checked, rows)
-        metrics = UpdateMetrics(episodes=episodes, episode_stats=stats, finite=finite(checked), mixing_rows=rows,
-                                **mean_infos(infos))
-        return state, metrics
+        return self.finish_update(state, key, episodes, stats, infos)
 
 
 def _normalise_per_agent(advantage):  # (B, T, N): each agent over its samples
@@ -399,19 +391,9 @@ def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None
         >>> metrics.policy_loss.shape
         (1,)
     """
-    config.validate()
-    space = env.action_space(env.agents[0])
-    if not hasattr(space, "n"):
-        raise ValueError(f"make_recurrent_train needs a discrete action space, got {space!r}.")
+    check_trainer_args("make_recurrent_train", config, env, shaping, mixer)
     if config.critic == "central" and not hasattr(env, "world_state"):
         raise ValueError(f"critic='central' needs an environment with world_state(state); {type(env).__name__} "
                          "has none: use critic='local'.")
-    if shaping is not None and mixer is not None:
-        raise ValueError(f"make_recurrent_train: give reward shaping ({shaping.name}) or reward mixing ({mixer.name}), "
-                         "not both; mixing is defined on the raw rewards.")
-    if mixer is not None and env.num_agents < 2:
-        raise ValueError("make_recurrent_train: reward mixing needs at least 2 agents.")
-    if mixer is not None:
-        check_iteration(mixer.iteration, ("update",), "make_recurrent_train")
     return RecurrentTrainer(config, env, simul_ind() if method is None else method, shaping, env_params, mixer,
                             shared=bool(shared), diagnose=bool(diagnose))

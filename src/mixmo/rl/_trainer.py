@@ -414,6 +414,11 @@ class Trainer:
         batch = self.advantages(state, traj)
 
         state, infos, ran = self._epochs(state, batch, k_epochs)
+        return self.finish_update(state, key, episodes, stats, infos, ran)
+
+    def finish_update(self, state, key: jax.Array, episodes, stats, infos: MinibatchInfo, ran=None):
+        """After the epochs (shared with the recurrent trainer): the key and update count, the mixer's step, the
+        NaN check and the update's `UpdateMetrics`."""
         state = state._replace(key=jax.random.key_data(key), update=state.update + 1)
         rows, checked = None, (state.policy, state.critic)
         if self.mixer is not None:
@@ -483,6 +488,23 @@ class Trainer:
         return jax.lax.scan(lambda s, _: self.update(s), state, None, length=num_updates)
 
 
+def check_trainer_args(name: str, config, env, shaping, mixer) -> None:
+    """What every actor-critic trainer refuses, as one `ValueError` naming `name`: an invalid config, a
+    non-discrete action space, shaping together with mixing (mixing is defined on the raw rewards), mixing with
+    fewer than 2 agents, a D3C reading other than one iteration per update."""
+    config.validate()
+    space = env.action_space(env.agents[0])
+    if not hasattr(space, "n"):
+        raise ValueError(f"{name} needs a discrete action space, got {space!r}.")
+    if shaping is not None and mixer is not None:
+        raise ValueError(f"{name}: give reward shaping ({shaping.name}) or reward mixing ({mixer.name}), not "
+                         "both; mixing is defined on the raw rewards.")
+    if mixer is not None and env.num_agents < 2:
+        raise ValueError(f"{name}: reward mixing needs at least 2 agents.")
+    if mixer is not None:
+        check_iteration(mixer.iteration, ("update",), name)
+
+
 def make_train(config, env, method: GameMethod | None = None, shaping: RewardShaping | None = None,
                env_params=None, mixer: RewardMixer | None = None, *, shared: bool = False,
                collective_reward: Callable | None = None, diagnose: bool = False) -> Trainer:
@@ -521,17 +543,7 @@ def make_train(config, env, method: GameMethod | None = None, shaping: RewardSha
         >>> metrics.policy_loss.shape
         (2,)
     """
-    config.validate()
-    space = env.action_space(env.agents[0])
-    if not hasattr(space, "n"):
-        raise ValueError(f"make_train needs a discrete action space, got {space!r}.")
-    if shaping is not None and mixer is not None:
-        raise ValueError(f"make_train: give reward shaping ({shaping.name}) or reward mixing ({mixer.name}), not "
-                         "both; mixing is defined on the raw rewards.")
-    if mixer is not None and env.num_agents < 2:
-        raise ValueError("make_train: reward mixing needs at least 2 agents.")
-    if mixer is not None:
-        check_iteration(mixer.iteration, ("update",), "make_train (A2C/PPO)")
+    check_trainer_args("make_train (A2C/PPO)", config, env, shaping, mixer)
     env = frame_stack(env, getattr(config, "frame_stack", 1))
     if getattr(config, "network", "mlp") == "cnn" and len(env.observation_space(env.agents[0]).shape) != 3:
         raise ValueError(f"make_train: network='cnn' needs (H, W, C) observations, got shape "
