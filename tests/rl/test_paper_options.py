@@ -166,8 +166,10 @@ def test_target_kl_stops_where_a_plain_python_replay_of_stable_baselines3_stops(
     keys = jnp.stack([jax.random.key(0), jax.random.key(1)])
     new_states, metrics = jax.jit(jax.vmap(lambda k: trainer.update(trainer.init(k))))(keys)
     assert float(metrics.steps_taken[0]) == pytest.approx(stop / len(kls))
+    # float32 rounding differs between the vmapped update and the replay's unbatched steps (jax 0.12: 1.6e-7 after
+    # a few Adam steps at lr 0.05); a wrong stop would differ by a whole step
     for got, want in zip(jax.tree.leaves(new_states.policy), jax.tree.leaves(states[stop].policy)):
-        np.testing.assert_allclose(got[0], want, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-6)
 
 
 def test_shared_trainer_has_one_policy_and_trains():
