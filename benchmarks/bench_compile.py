@@ -34,48 +34,36 @@ os.environ.setdefault("MIXMO_COMPILE_CACHE", "0")
 
 import jax
 
-from mixmo import envs, methods, rl
-from mixmo.experiments import aga_smax, aga_ssd, d3c_rl
+from mixmo import envs, rl
 
 CASES = ("cleanup-ppo-simul-ind", "cleanup-ppo-aga", "cleanup-ppo-cga", "cleanup-a2c-d3c",
          "mmm2-rppo-simul-ind", "mmm2-rppo-aga")
 
 
-def _smoke(experiment: str):
-    """The experiment's config with its `--budget smoke` overrides (parsed the way the CLI parses them)."""
-    from mixmo.experiments import _registry
-
-    spec = _registry.get(experiment)
-    return _registry.make_config(spec.config_type, spec.budgets["smoke"])
+# case prefix -> (experiment, the environment its config builds)
+EXPERIMENTS = {
+    "cleanup-ppo": ("aga-cleanup", lambda c: envs.make("cleanup", num_agents=c.num_agents, max_steps=c.max_steps)),
+    "cleanup-a2c": ("d3c-cleanup", None),
+    "mmm2-rppo": ("aga-selfish-mmm2",
+                  lambda c: envs.make("selfish_mmm2", max_steps=c.max_steps, death_penalty=c.death_penalty)),
+}
 
 
 def build_case(name: str, smoke: bool):
-    """`(trainer, seeds, segment)` of a case, built as the experiment builds it."""
-    if name.startswith("cleanup-ppo"):
-        run_id = name.removeprefix("cleanup-ppo-")
-        config = aga_ssd.SSDConfig()
-        if smoke:
-            config = _smoke("aga-cleanup")
-        env = envs.make("cleanup", num_agents=config.num_agents, max_steps=config.max_steps)
-        method, shaping = aga_ssd.build(run_id, config)
-        trainer = rl.make_train(aga_ssd.ppo_config(config), env, method, shaping)
-        return trainer, config.seeds, config.checkpoint_every
-    if name == "cleanup-a2c-d3c":
-        config = d3c_rl.CleanupConfig()
-        if smoke:
-            config = _smoke("d3c-cleanup")
-        env = d3c_rl.make_env(d3c_rl.SPECS["cleanup"], config)
-        trainer = rl.make_train(d3c_rl.a2c_config(config), env, methods.simul_ind(), mixer=d3c_rl.mixer("d3c", config))
-        return trainer, config.seeds, config.checkpoint_every
-    if name.startswith("mmm2-rppo"):
-        run_id = name.removeprefix("mmm2-rppo-")
-        config = aga_smax.SMAXConfig()
-        if smoke:
-            config = _smoke("aga-selfish-mmm2")
-        env = envs.make("selfish_mmm2", max_steps=config.max_steps, death_penalty=config.death_penalty)
-        method, shaping = aga_smax.build(run_id, config)
-        trainer = rl.make_recurrent_train(aga_smax.recurrent_config(config, run_id), env, method, shaping)
-        return trainer, config.seeds, config.checkpoint_every
+    """`(trainer, seeds, segment)` of a case, built by the experiment's own `make_trainer` (default settings, or
+    its `smoke` preset)."""
+    import importlib
+
+    from mixmo import experiments
+    from mixmo.experiments.catalog import CATALOG
+
+    for prefix, (experiment, make_env) in EXPERIMENTS.items():
+        if name.startswith(prefix + "-"):
+            run_id = name.removeprefix(prefix + "-")
+            config = experiments.get(experiment).make_config(presets=["smoke"] if smoke else [])
+            module = importlib.import_module(CATALOG[experiment].module)
+            env = make_env(config) if make_env else module.make_env(module.SPECS["cleanup"], config)
+            return module.make_trainer(run_id, config, env), config.seeds, config.run.checkpoint_every
     raise ValueError(f"unknown case {name!r}; known: {', '.join(CASES)}")
 
 

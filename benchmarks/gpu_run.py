@@ -173,7 +173,6 @@ def train_throughput(record: Record, clock: Clock, plans: list[dict], tiny: bool
     from dataclasses import replace
 
     from mixmo import experiments, methods, rl
-    from mixmo.experiments.aga import rl_methods
 
     cleanup = experiments.get("aga-cleanup")
     env = _env_for("aga-cleanup", cleanup.make_config())
@@ -195,15 +194,7 @@ def train_throughput(record: Record, clock: Clock, plans: list[dict], tiny: bool
         trainer_config = _trainer_config(config)
         env = _env_for(plan["experiment"], config)
         method_id = config.methods[0]
-        if hasattr(config, "a2c"):
-            mixer = rl.d3c(config.d3c) if method_id == "d3c" else None
-            trainer = rl.make_train(trainer_config, env, methods.simul_ind(), mixer=mixer)
-        elif isinstance(trainer_config, rl.RecurrentConfig):
-            method, shaping = rl_methods.build(method_id, config)
-            trainer = rl.make_recurrent_train(trainer_config, env, method, shaping)
-        else:
-            method, shaping = rl_methods.build(method_id, config)
-            trainer = rl.make_train(trainer_config, env, method, shaping)
+        trainer = experiment_module(plan["experiment"]).make_trainer(method_id, config, env)  # as the run builds it
         _, sps, compile_s = train_speed(trainer, seeds=config.seeds, segment=1, repeats=2)
         speeds[plan["name"]] = sps
         record.add("train_throughput", {"what": f"{plan['name']} ({method_id}, its own set-up)",
@@ -211,6 +202,16 @@ def train_throughput(record: Record, clock: Clock, plans: list[dict], tiny: bool
                                         "seeds": config.seeds, "env_steps_per_s": round(sps),
                                         "compile_s": round(compile_s, 1)}, clock)
     return speeds
+
+
+def experiment_module(name: str):
+    """The module of an RL experiment, whose `make_trainer(run id, config, env)` builds a run's trainer as the
+    experiment does (sharing, collective reward, mixer ...)."""
+    import importlib
+
+    from mixmo.experiments.catalog import CATALOG
+
+    return importlib.import_module(CATALOG[name].module)
 
 
 def _trainer_config(config):

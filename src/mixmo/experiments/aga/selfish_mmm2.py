@@ -118,6 +118,13 @@ def _per_agent(policy, n: int):
     return jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + x.shape[1:]), policy)
 
 
+def make_trainer(run_id: str, config: SMAXConfig, env) -> rl.RecurrentTrainer:
+    """The trainer of one run, as the experiment trains it (the benchmarks build it here too)."""
+    method, shaping = build(run_id, config)
+    return rl.make_recurrent_train(recurrent_config(config, run_id), env, method, shaping,
+                                   shared=shared(config, run_id), diagnose=run_id.partition("@")[0] in ADJUSTED)
+
+
 def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results:
     context = context or rl.RunContext()
     env = envs.make("selfish_mmm2", max_steps=config.max_steps, death_penalty=config.death_penalty)
@@ -125,13 +132,8 @@ def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results
     first = recurrent_config(config, all_runs[0][0])
     run_dir = context.run_dir
 
-    def make_trainer(run_id):
-        method, shaping = build(run_id, config)
-        return rl.make_recurrent_train(recurrent_config(config, run_id), env, method, shaping,
-                                       shared=shared(config, run_id), diagnose=run_id.partition("@")[0] in ADJUSTED)
-
     states, histories, timings = rl_common.train_runs(
-        [run_id for run_id, _ in all_runs], make_trainer, config, context, progress, label="selfish_mmm2",
+        [run_id for run_id, _ in all_runs], lambda run_id: make_trainer(run_id, config, env), config, context, progress, label="selfish_mmm2",
         stats=STATS)
     final_states = {run_id: state.policy for run_id, state in states.items()}
     per_update = [_curves(run_id, lam, histories[run_id], first) for run_id, lam in all_runs]

@@ -85,17 +85,8 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
     all_runs = runs(config)
     run_dir = context.run_dir
 
-    def make_trainer(run_id):
-        method, shaping = build(run_id, config)
-        method_id = run_id.partition("@")[0]
-        fair = method_id == "cga" or method_id.startswith("aga")
-        return rl.make_train(ppo, env, method, shaping, shared=config.sharing and method_id != "simul-ind",
-                             collective_reward=rl.fairness_collective(config.fairness_alpha)
-                             if fair and config.fairness_alpha else None,
-                             diagnose=method_id in ADJUSTED)
-
     states, histories, timings = rl_common.train_runs(
-        [run_id for run_id, _ in all_runs], make_trainer, config, context, progress, label=env_name,
+        [run_id for run_id, _ in all_runs], lambda run_id: make_trainer(run_id, config, env), config, context, progress, label=env_name,
         stats=ENV_STATS[env_name])
     final_policies = {run_id: s.policy for run_id, s in states.items()}
     per_update = [tidy_run(run_id, lam, histories[run_id], ppo, ENV_STATS[env_name]) for run_id, lam in all_runs]
@@ -120,6 +111,19 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
         timings={"training_seconds": timings},
         notes=notes,
     )
+
+
+def make_trainer(run_id: str, config: SSDConfig, env) -> rl.Trainer:
+    """The trainer of one run (e.g. "aga", "aga@1"), as the experiment trains it (the benchmarks build it here too):
+    its method or shaping, sharing for every method but Simul-Ind, §5.2's collective reward for CGA and AgA,
+    diagnostics for the adjusted methods."""
+    method, shaping = build(run_id, config)
+    method_id = run_id.partition("@")[0]
+    fair = method_id == "cga" or method_id.startswith("aga")
+    return rl.make_train(config.ppo, env, method, shaping, shared=config.sharing and method_id != "simul-ind",
+                         collective_reward=rl.fairness_collective(config.fairness_alpha)
+                         if fair and config.fairness_alpha else None,
+                         diagnose=method_id in ADJUSTED)
 
 
 def claims(env_name: str, config: SSDConfig, summary: pd.DataFrame) -> list[Claim]:

@@ -103,13 +103,18 @@ def make_env(spec: EnvSpec, config: D3CRLExperimentConfig):
     return envs.make(spec.env, **options)
 
 
+def make_trainer(method: str, config: D3CRLExperimentConfig, env) -> rl.Trainer:
+    """The A2C trainer of one method (its reward mixer), as the experiment trains it (the benchmarks too)."""
+    return rl.make_train(config.a2c, env, methods.simul_ind(), mixer=mixer(method, config))
+
+
 def run(spec: EnvSpec, config: D3CRLExperimentConfig, progress, context: rl.RunContext | None) -> Results:
     """Train every method, tidy the curves, summarise the end of training, and write the report."""
     context = context or rl.RunContext()
     env = make_env(spec, config)
     a2c = config.a2c
     _, histories, seconds = rl_common.train_runs(
-        list(config.methods), lambda m: rl.make_train(a2c, env, methods.simul_ind(), mixer=mixer(m, config)),
+        list(config.methods), lambda m: make_trainer(m, config, env),
         config, context, progress, label=spec.env, stats=spec.stats)
     curves = pd.concat([tidy(m, histories[m], a2c, spec) for m in config.methods], ignore_index=True)
     summary = summarise(curves, config, a2c, spec, env.num_agents)
