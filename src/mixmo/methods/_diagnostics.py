@@ -6,8 +6,8 @@ the simultaneous gradient ξ, the collective gradient ξ_c and the curvature ter
 Algorithm 1). When ‖H_c ξ_c‖ outgrows ‖ξ‖ the sign follows the curvature of the collective loss and can
 turn negative; `negative_sign` and the cosines show it happening.
 
-Cost: ξ, ξ_c and one Hessian-vector product, the derivatives AgA computes anyway (inside one `jit` XLA
-shares the common forward passes).
+Cost: ξ, ξ_c and one Hessian-vector product, the derivatives AgA computes anyway; XLA shares only part of the
+repetition (measured: AgA's PPO update on Cleanup 9% slower with diagnostics, benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
