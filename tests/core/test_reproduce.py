@@ -310,6 +310,36 @@ def test_resume_continues_an_interrupted_run_from_its_folder(tiny_registry, caps
     assert not (out / ".tiny-rl.running").exists()
 
 
+def _tiny_damaged_rl_run(config: TinyConfig, progress, context=None) -> Results:
+    """Like an RL experiment whose checkpoint turns out damaged when it is resumed."""
+    from mixmo import rl
+
+    checkpoint = context.run_dir / "state.eqx"
+    if context.resume:
+        raise rl.CheckpointError(f"checkpoint {checkpoint} is damaged (truncated?)", checkpoint)
+    checkpoint.write_text("half a checkpoint")
+    if INTERRUPT_ONCE:
+        INTERRUPT_ONCE.clear()
+        raise KeyboardInterrupt
+    return _tiny_run(config, progress)
+
+
+def test_resume_restarts_an_experiment_whose_checkpoint_is_damaged(tiny_registry, capsys, tmp_path, monkeypatch):
+    out = tmp_path / "r"
+    monkeypatch.setitem(EXPERIMENTS, "tiny-rl", Experiment("tiny-rl", "a tiny RL-like experiment", TinyConfig,
+                                                           _tiny_damaged_rl_run, paper="aga",
+                                                           presets={"smoke": {}}, run_folder=True))
+    INTERRUPT_ONCE.append(True)
+    assert reproduce(capsys, "aga", "--budget", "smoke", "--out", str(out))[0] == 130
+    code, _, err = reproduce(capsys, "aga", "--budget", "smoke", "--out", str(out), "--resume")
+    assert code == 0, err
+    (item,) = json.loads((out / "reproduce.json").read_text())["experiments"]
+    assert item["status"] == "done" and item["note"].startswith("restarted from scratch: checkpoint ")
+    assert "state.eqx is damaged" in item["note"]
+    assert "Note: restarted from scratch" in _sections((out / "report.md").read_text())["tiny-rl"]
+    assert not (out / ".tiny-rl.running").exists() and (out / "tiny-rl" / "claims.json").exists()
+
+
 def test_every_budget_of_every_experiment_is_a_valid_configuration():
     for name, experiment in load_all().items():
         assert experiment.paper in ("aga", "d3c", ""), name

@@ -40,3 +40,4 @@ class Outcome:
     error: str = ""
     traceback: str = ""  # the file in OUT holding a failure's traceback
     figures: list[str] = field(default_factory=list)
+    note: str = ""  # e.g. why a resumed experiment restarted

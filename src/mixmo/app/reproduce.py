@@ -107,7 +107,18 @@ def run_one(experiment: Experiment, presets: list[str], overrides: dict[str, str
             again = resume and _same_config(work, experiment, config)
             if not again:
                 shutil.rmtree(work, ignore_errors=True)
-            results = runner.run_in_folder(experiment, config, progress, work, resume=again)
+            try:
+                results = runner.run_in_folder(experiment, config, progress, work, resume=again)
+            except ValueError as error:
+                from mixmo.rl import CheckpointError  # loaded already: the experiment has imported JAX
+
+                if not (again and isinstance(error, CheckpointError)):
+                    raise
+                # an interrupted run whose checkpoint is damaged: reproduce's job is the results, so this one
+                # experiment starts again from scratch (the report says so) instead of failing
+                outcome.note = f"restarted from scratch: {error}"
+                shutil.rmtree(work, ignore_errors=True)
+                results = runner.run_in_folder(experiment, config, progress, work, resume=False)
             output.write_results(results, config, work, name)
             output.drop_checkpoints(work)  # finished: the final policies stay in policies/
             work.rename(target)

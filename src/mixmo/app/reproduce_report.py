@@ -102,6 +102,8 @@ def _section(outcome: Outcome) -> list[str]:
     if outcome.status == "failed":
         where = f" (traceback: [{outcome.traceback}]({outcome.traceback}))" if outcome.traceback else ""
         return lines + ["", f"**failed**: {_cell(outcome.error)}{where}."]
+    if outcome.note:
+        lines += ["", f"Note: {_cell(outcome.note)}."]
     lines += ["", f"Full report: [{outcome.name}/report.md]({outcome.name}/report.md).", ""]
     if outcome.claims:
         lines += ["| source | quantity | paper | ours | verdict | reason |", "|---|---|---|---|---|---|"]

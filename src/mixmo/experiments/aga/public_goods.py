@@ -18,6 +18,7 @@ import pandas as pd
 from mixmo import games, metrics
 from mixmo.experiments import verdicts, common
 from mixmo.experiments import markdown
+from mixmo.experiments.game_driver import each_run
 from mixmo.experiments.method_ids import DISPLAY, parse_methods
 from mixmo.experiments.registry import Claim, Results, register
 from mixmo.learning import learn, loss_change_below
@@ -104,10 +105,12 @@ def run(config: PublicGoodsConfig, progress) -> Results:
     key = jax.random.key(config.seed)
     rows, per_run = [], []
     optimizer = optax.sgd(config.lr)  # one object: `learn` compiles once per (game, method, optimizer)
-    advance = progress("methods", len(methods) + (1 if config.timing_repeats else 0))
-    for method_id, method in methods.items():
-        traj = learn(game, method, optimizer, steps=config.steps, seeds=config.seeds, key=key,
+
+    def train(game, method_id, method):
+        return learn(game, method, optimizer, steps=config.steps, seeds=config.seeds, key=key,
                      stop=loss_change_below(config.tol))
+
+    for _, _, method_id, traj in each_run([config], lambda _: game, methods, train, progress, label="methods"):
         final = np.asarray(traj.payoffs[:, -1])
         sw = np.asarray(metrics.social_welfare(final))
         eq = np.asarray(metrics.equality(final))
@@ -125,10 +128,10 @@ def run(config: PublicGoodsConfig, progress) -> Results:
                       "equality": float(eq[run_index])}
             record.update({f"r_{i + 1}": float(final[run_index, i]) for i in range(config.n)})
             per_run.append(record)
-        advance()
     summary = pd.DataFrame(rows)
     timing = None
     if config.timing_repeats:
+        advance = progress("timing (Table 3)", 1)
         timing = step_cost(game, config, key)
         advance()
     per_run = pd.DataFrame(per_run)

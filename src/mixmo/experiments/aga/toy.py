@@ -16,6 +16,7 @@ import pandas as pd
 from mixmo import games, metrics
 from mixmo.experiments import verdicts, common
 from mixmo.experiments import markdown
+from mixmo.experiments.game_driver import each_run
 from mixmo.experiments.method_ids import DISPLAY, parse_methods
 from mixmo.experiments.registry import Claim, Results, register
 from mixmo.learning import learn
@@ -96,10 +97,17 @@ def run(config: ToyConfig, progress) -> Results:
     methods = parse_methods(config.methods, config)
     key = jax.random.key(config.seed)
     rows, per_run, figure_paths, settle = [], [], {}, {}
-    advance = progress("methods", len(methods))
     opt = optax.sgd(config.lr)
-    for method_id, method in methods.items():
-        path, final, steps_to_settle, settled = _runs(game, method, opt, config, key)
+
+    def train(game, method_id, method):  # the random starts, and the one path of the figure from config.start
+        runs = _runs(game, method, opt, config, key)
+        figure_path = np.stack([np.asarray(p[0]) for p in learn(
+            start_game, method, opt, steps=config.steps, seeds=1, key=key, record_params=True).params_path], -1)
+        return runs, figure_path
+
+    for _, _, method_id, (runs, figure_path) in each_run([config], lambda _: game, methods, train, progress,
+                                                         label="methods"):
+        path, final, steps_to_settle, settled = runs
         finite = np.all(np.isfinite(path), axis=(1, 2))
         settle[method_id] = (steps_to_settle, settled)
         row = {"method": method_id}
@@ -113,9 +121,7 @@ def run(config: ToyConfig, progress) -> Results:
                      "a1_end": float(path[r, -1, 0]), "a2_end": float(path[r, -1, 1]),
                      "settle_step": int(steps_to_settle[r]), "settled": bool(settled[r]),
                      "social_welfare": float(final[r].sum())} for r in range(config.seeds)]
-        figure_paths[method_id] = np.stack([np.asarray(p[0]) for p in learn(
-            start_game, method, opt, steps=config.steps, seeds=1, key=key, record_params=True).params_path], -1)
-        advance()
+        figure_paths[method_id] = figure_path
     summary = pd.DataFrame(rows)
     comparison = _compare(settle) if {"aga", "aga-sign"} <= set(methods) else None
     found = claims(config, comparison, figure_paths)
