@@ -5,6 +5,10 @@
 - One persistent compilation cache in a stable folder (`.cache/jax-tests` in the checkout, git-ignored), also the
   command line's (`MIXMO_COMPILE_CACHE_DIR`), so programs compiled by several tests, by both pytest-xdist
   workers or by an earlier run compile once.
+- Tests are spread over the pytest-xdist workers file by file (`--dist loadgroup`, each file its own group), but
+  the files in `SHARED_PROGRAMS` run on one worker in collection order: `mixmo reproduce all --budget smoke`
+  compiles every experiment's smoke programs first, and the command-line runs that use the same presets load
+  them from the compilation cache instead of compiling them again on the other worker.
 - Where compilation dominates (environments, RL trainers, the command line's end-to-end runs), XLA's
   optimisations are off (`jax_disable_most_optimizations`): about half the compile time, the same results up to
   rounding. The exact checks of the methods and games (tests/core, tests/d3c) compile with them on, so a check
@@ -21,6 +25,9 @@ ROOT = Path(__file__).parent
 CACHE = ROOT / ".cache" / "jax-tests"
 FAST_COMPILE = ("tests/rl", "tests/envs", "tests/smax", "tests/bench", "tests/core/test_reproduce.py",
                 "tests/core/test_cli.py", "tests/core/test_sweep.py", "tests/d3c/test_d3c_cli.py")
+
+SHARED_PROGRAMS = ("tests/bench/test_gpu_run.py", "tests/core/test_reproduce.py", "tests/rl/test_cli_d3c_rl.py",
+                   "tests/rl/test_cli_rl.py")
 
 jax.config.update("jax_compilation_cache_dir", str(CACHE))
 os.environ.setdefault("MIXMO_COMPILE_CACHE_DIR", str(CACHE))  # the command line's cache, when tests call it
@@ -42,3 +49,10 @@ def _fast_compile(request):
 def _strict_ranks():
     with jax.numpy_rank_promotion("raise"):
         yield
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        where = Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
+        item.add_marker(pytest.mark.xdist_group("smoke-programs" if where in SHARED_PROGRAMS else where))

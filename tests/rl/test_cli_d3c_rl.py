@@ -22,8 +22,13 @@ def run(capsys, *argv):
     return code, out, err
 
 
+# The smoke preset's programs (its sizes, segments of one update), which tests/core/test_reproduce.py compiles first on
+# the same pytest-xdist worker (conftest.py's SHARED_PROGRAMS): these runs come from the compilation cache.
+SMOKE = ["--preset", "smoke", "--quiet"]
+
+
 def test_mini_cleanup_end_to_end_with_all_three_mixers(capsys, tmp_path):
-    code, out, err = run(capsys, "d3c-mini-cleanup", *TINY, "--set", "a2c.total_steps=32", "--out", str(tmp_path))
+    code, out, err = run(capsys, "d3c-mini-cleanup", *SMOKE, "--out", str(tmp_path))
     assert code == 0, err
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert [row["method"] for row in summary] == ["selfish", "d3c", "cooperative"]
@@ -44,7 +49,7 @@ def test_mini_cleanup_end_to_end_with_all_three_mixers(capsys, tmp_path):
 
 
 def test_coins_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
-    settings = [*TINY, "--set", "a2c.total_steps=64", "--set", "methods=d3c"]  # 16-step episodes end every 2nd update
+    settings = [*SMOKE, "--set", "a2c.total_steps=800", "--set", "methods=d3c"]  # 4 updates, an episode in each
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     code, _, err = run(capsys, "d3c-coins", *settings, "--out", str(whole))
     assert code == 0, err

@@ -24,16 +24,21 @@ def run(capsys, *argv):
 HAVE_TENSORBOARD = importlib.util.find_spec("tensorboardX") is not None
 
 
+# The runs below use the smoke preset's programs (Simul-Ind and AgA, segments of one update), which
+# tests/core/test_reproduce.py compiles first on the same pytest-xdist worker (conftest.py's SHARED_PROGRAMS), so
+# they come from the compilation cache; the other methods' trainers are checked in test_rl_lineup.py.
+SMOKE = ["--preset", "smoke", "--quiet"]
+
+
 def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
     out_dir = tmp_path / "cleanup"
     logger = ["--logger", "tensorboard"] if HAVE_TENSORBOARD else []
-    code, out, err = run(capsys, "aga-cleanup", *TINY, "--set", "ppo.total_steps=32", "--set", "run.checkpoint_every=1",
-                         "--set", "methods=svo,aga", "--set", "gif_steps=3", *logger, "--keep-checkpoints",
+    code, out, err = run(capsys, "aga-cleanup", *SMOKE, "--set", "gif_steps=3", *logger, "--keep-checkpoints",
                          "--out", str(out_dir))
     assert code == 0, err
     assert "AgA" in out
     summary = json.loads((out_dir / "summary.json").read_text())
-    assert [row["method"] for row in summary] == ["svo", "aga"]
+    assert [row["method"] for row in summary] == ["simul-ind", "aga"]
     for row in summary:
         for key in ["social_welfare", "equality", "return_0", "return_1", "cleaning_actions", "apples_eaten"]:
             assert key in row and f"{key}_ci95" in row
@@ -50,21 +55,21 @@ def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
     assert "105.15" in report and "Set-up, beside the paper" in report and "App. E.1" in report
     meta = json.loads((out_dir / "checkpoints" / "aga" / "meta.json").read_text())  # --keep-checkpoints
     assert meta["updates"] == 2 and meta["num_updates"] == 2
-    assert sorted(p.name for p in (out_dir / "policies").iterdir()) == ["aga.eqx", "svo.eqx"]
-    assert json.loads((out_dir / "timings.json").read_text())["training_seconds"].keys() == {"svo", "aga"}
+    assert sorted(p.name for p in (out_dir / "policies").iterdir()) == ["aga.eqx", "simul-ind.eqx"]
+    assert json.loads((out_dir / "timings.json").read_text())["training_seconds"].keys() == {"simul-ind", "aga"}
     if HAVE_TENSORBOARD:
         events = list((out_dir / "tensorboard").rglob("events.out.tfevents.*"))
-        assert {p.parent.name for p in events} == {"svo", "aga"}
+        assert {p.parent.name for p in events} == {"simul-ind", "aga"}
 
 
 def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
-    settings = [*TINY, "--set", "ppo.total_steps=48", "--set", "run.checkpoint_every=1", "--set", "methods=sl,simul-co"]
+    settings = [*SMOKE, "--set", "ppo.total_steps=48"]
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     code, _, err = run(capsys, "aga-harvest", *settings, "--out", str(whole))
     assert code == 0, err
     # the uninterrupted run is also the Harvest end-to-end check
     summary = json.loads((whole / "summary.json").read_text())
-    assert [row["method"] for row in summary] == ["sl", "simul-co"]
+    assert [row["method"] for row in summary] == ["simul-ind", "aga"]
     for row in summary:
         assert {"social_welfare", "social_welfare_ci95", "equality", "equality_ci95", "return_0", "return_1",
                 "beams_fired", "apples_eaten"} <= set(row)
@@ -77,7 +82,7 @@ def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
     def save_then_interrupt(*args, **kwargs):
         result = real_save(*args, **kwargs)
         saves.append(args[0])
-        if len(saves) == 6:  # sl: updates 0..3; simul-co: updates 0, 1 -> Ctrl-C during its second update
+        if len(saves) == 6:  # simul-ind: updates 0..3; aga: updates 0, 1 -> Ctrl-C during its second update
             os.kill(os.getpid(), signal.SIGINT)
         return result
 
@@ -85,13 +90,13 @@ def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
     code, _, err = run(capsys, "aga-harvest", *settings, "--out", str(parted))
     assert code == 130
     assert f"--resume {parted}" in err and not (parted / "summary.json").exists()
-    assert json.loads((parted / "checkpoints" / "simul-co" / "meta.json").read_text())["updates"] == 1
+    assert json.loads((parted / "checkpoints" / "aga" / "meta.json").read_text())["updates"] == 1
     monkeypatch.setattr(_driver, "save_checkpoint", real_save)
 
     code, _, err = run(capsys, "aga-harvest", "--resume", str(parted), "--quiet")
     assert code == 0, err
     # the same key gives the same bytes, resumed or not (an RL experiment's determinism); times go elsewhere
-    for name in ("metrics.csv", "summary.json", "claims.json", "policies/sl.eqx", "policies/simul-co.eqx"):
+    for name in ("metrics.csv", "summary.json", "claims.json", "policies/simul-ind.eqx", "policies/aga.eqx"):
         assert (parted / name).read_bytes() == (whole / name).read_bytes(), name
     assert not (parted / "checkpoints").exists() and (parted / "timings.json").exists()  # finished: dropped
     code, _, err = run(capsys, "aga-harvest", "--resume", str(parted), "--quiet")

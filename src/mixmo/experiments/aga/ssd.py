@@ -450,8 +450,10 @@ def _hours(timings, steps, paper_steps) -> str:
 
 
 
-# two agents, two updates of a tiny PPO, Simul-Ind and AgA
+# two agents, two updates of a tiny PPO, Simul-Ind and AgA, a checkpoint after each (the segment program the test
+# suite's command-line runs share with its `mixmo reproduce all --budget smoke` through the compilation cache)
 SMOKE = {"num_agents": 2, "max_steps": 16, "seeds": 2, "methods": ("simul-ind", "aga"), "gif_steps": 0,
+         "run.checkpoint_every": 1,
          "ppo.num_envs": 2, "ppo.num_steps": 8, "ppo.num_minibatches": 2, "ppo.update_epochs": 1, "ppo.hidden": (8,),
          "ppo.critic_hidden": (8,), "ppo.total_steps": 32}
 # App. E.1 of the AgA paper, and where it is silent the SSD repository's run_scripts/sb3_train.py (an inference:
