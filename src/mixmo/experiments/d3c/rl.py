@@ -105,7 +105,7 @@ def make_env(spec: EnvSpec, config: D3CRLExperimentConfig):
 
 def make_trainer(method: str, config: D3CRLExperimentConfig, env) -> rl.Trainer:
     """The A2C trainer of one method (its reward mixer), as the experiment trains it (the benchmarks too)."""
-    return rl.make_train(config.a2c, env, methods.simul_ind(), mixer=mixer(method, config))
+    return rl.make_train(config.a2c, env, methods.simul_ind(), reward=mixer(method, config))
 
 
 def run(spec: EnvSpec, config: D3CRLExperimentConfig, progress, context: rl.RunContext | None) -> Results:
