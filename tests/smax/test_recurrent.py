@@ -4,7 +4,6 @@ log-probabilities, determinism, and clear errors. A small environment (D3C's Coi
 global state added, in smax_helpers.py) keeps compilation short; the Selfish-MMM2 run is in test_cli_smax.py."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from smax_helpers import MaskedCoins

@@ -27,12 +27,12 @@ from mixmo.rl._train_state import Mixing as Mixing
 from mixmo.rl._train_state import TrainState as TrainState
 from mixmo.rl._train_state import UpdateMetrics as UpdateMetrics
 from mixmo.rl._trainer import Trainer as Trainer
-from mixmo.rl._trainer import critic_loss as critic_loss
+from mixmo.rl._ac_step import critic_loss as critic_loss
 from mixmo.rl._trainer import make_train as make_train
-from mixmo.rl._trainer import policy_losses as policy_losses
-from mixmo.rl._trainer import policy_terms as policy_terms
-from mixmo.rl._trainer import method_step as method_step
-from mixmo.rl._trainer import shared_terms as shared_terms
+from mixmo.rl._ac_step import policy_losses as policy_losses
+from mixmo.rl._ac_step import policy_terms as policy_terms
+from mixmo.rl._ac_step import method_step as method_step
+from mixmo.rl._ac_step import shared_terms as shared_terms
 from mixmo.rl._train_state import MinibatchInfo as MinibatchInfo
 from mixmo.rl._policy_parts import fairness_collective as fairness_collective
 from mixmo.rl._policy_parts import head_only as head_only

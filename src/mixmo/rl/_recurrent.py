@@ -54,7 +54,8 @@ from mixmo.rl._ppo import PPOConfig
 from mixmo.rl._ppo_loss import clipped_surrogate
 from mixmo.rl._reward import RewardTransform, identity
 from mixmo.rl._train_state import TrainState
-from mixmo.rl._trainer import Trainer, check_trainer_args, policy_terms
+from mixmo.rl._ac_step import policy_terms
+from mixmo.rl._trainer import Trainer, check_trainer_args
 
 RecurrentTrainState = TrainState
 """A recurrent run's state is a `mixmo.rl.TrainState` (GRU states in `carry`, masks in `mask`, global states in

@@ -90,6 +90,13 @@ class RolloutCarry(NamedTuple):
     mixed_returns: jax.Array | None = None  # (N, E) running mixed returns (with a mixer)
 
 
+class EpisodeInfo(NamedTuple):
+    """What a rollout reports of the episodes that ended in it."""
+
+    episodes: jax.Array  # () how many (over all environments)
+    stats: dict[str, jax.Array]  # name -> (N,) sums of end-of-episode infos
+
+
 class Minibatch(NamedTuple):
     """Policy and critic training data, agent-major `(N, B, ...)`; collective entries repeated per agent."""
 

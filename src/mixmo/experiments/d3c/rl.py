@@ -5,7 +5,7 @@ and F.4 HarvestPatch (Fig. 18): agents trained with A2C (V-trace, on-policy; App
 mixed by D3C's learnt matrix (Algorithm 1, Table 1's Coins/Cleanup/HarvestPatch row), against no mixing
 (`selfish`, the paper's "A2C") and full cooperation (`cooperative`, Ã_ij = 1/n), several seeds vmapped.
 
-Every method trains the same `mixmo.rl.make_train(A2CConfig, env, simul_ind(), mixer=...)`; only the mixer
+Every method trains the same `mixmo.rl.make_train(A2CConfig, env, simul_ind(), reward=...)`; only the mixer
 differs. Summaries: social welfare (mean total return per episode over the last 10% of training), equality,
 per-agent returns, environment statistics and, for D3C, the relative reward attention ln(A_ii / mean_{j≠i} A_ij).
 The report and claims are in `d3c_rl_report`.
