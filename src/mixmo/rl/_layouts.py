@@ -165,7 +165,7 @@ class SequenceLayout:
                          collective_target=repeated(seq.collective_target))
 
 
-def minibatches(layout, key: jax.Array, batch, num_minibatches: int, shuffle: bool):
+def layout_minibatches(layout, key: jax.Array, batch, num_minibatches: int, shuffle: bool):
     """`num_minibatches` minibatches with a leading axis, shuffled along the layout's axis (or in order)."""
     if shuffle:
         return shuffled_minibatches(key, batch, num_minibatches, axis=layout.axis)

@@ -42,7 +42,8 @@ The config supplies what differs between algorithms (`PPOConfig`, `A2CConfig`): 
 
 Critics: each agent has one critic network with two outputs, V_i(o_i) (its own return) and u_i(o_i); the
 collective critic is V_c(s) = Σ_i u_i(o_i), an additive (VDN-style) decomposition over the agents'
-egocentric views, trained on the collective return.
+egocentric views, trained on the collective return. With a central critic (recurrent runs, `critic="central"`)
+the input is the global state and the agent's own observation instead of o_i.
 
 The whole run is `Trainer.__call__(key)`: one `jit`-able function (a `lax.scan` over updates), vmappable
 over seeds. `Trainer.run(state, n)` runs `n` updates from a `TrainState`, for chunked runs with progress,
@@ -69,7 +70,7 @@ from mixmo.rl._batching import batchify, stack, unbatchify, unstack
 from mixmo.rl._cnn import critic_outputs
 from mixmo.rl._env_view import EnvView
 from mixmo.rl._gru import masked_logits
-from mixmo.rl._layouts import Targets, minibatches, normalised
+from mixmo.rl._layouts import Targets, layout_minibatches, normalised
 from mixmo.rl._mixing import check_iteration
 from mixmo.rl._networks import stacked_mlps
 from mixmo.rl._policies import FeedForwardPolicy
@@ -289,7 +290,7 @@ class Trainer:
 
     def _minibatches(self, key: jax.Array, batch):
         c = self.config
-        return minibatches(self.policy.layout, key, batch, c.num_minibatches, c.shuffle)
+        return layout_minibatches(self.policy.layout, key, batch, c.num_minibatches, c.shuffle)
 
     def update(self, state: TrainState) -> tuple[TrainState, UpdateMetrics]:
         """One update: rollout, advantages, epochs of minibatch steps, then the reward transform's step."""
