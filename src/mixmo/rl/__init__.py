@@ -45,8 +45,8 @@ from mixmo.rl._ppo_loss import clipped_surrogate as clipped_surrogate
 from mixmo.rl._ppo_loss import clipped_value_loss as clipped_value_loss
 from mixmo.rl._ppo_loss import normalise as normalise
 from mixmo.rl._reward import RewardTransform as RewardTransform
-from mixmo.rl._reward import RewardTransform as RewardShaping  # the one transform type, under its old names
-from mixmo.rl._reward import RewardTransform as RewardMixer
+from mixmo.rl._reward import RewardShaping as RewardShaping
+from mixmo.rl._reward import RewardMixer as RewardMixer
 from mixmo.rl._reward import mix_rewards as mix_rewards
 from mixmo.rl._shaping import sl as sl
 from mixmo.rl._shaping import svo as svo

@@ -46,6 +46,11 @@ class RewardTransform(NamedTuple):
         return self.rows is not None
 
 
+RewardShaping = RewardTransform
+RewardMixer = RewardTransform
+"""The one transform type under the names of its two former kinds (`mixmo.rl.RewardShaping`, `RewardMixer`)."""
+
+
 def _same(state, g, episodes=1):
     del g, episodes
     return state
