@@ -22,7 +22,7 @@ from mixmo import envs, rl
 def measure(env, method, seeds: int, segment: int, repeats: int, config=None, mixer=None, **overrides):
     """`(seconds per update, env steps per second over all seeds, compile seconds)`; PPO unless `config`."""
     config = config or rl.PPOConfig(total_steps=10**9, hidden=(64,), critic_hidden=(64,), **overrides)
-    return train_speed(rl.make_train(config, env, method, mixer=mixer), seeds, segment, repeats)
+    return train_speed(rl.make_train(config, env, method, reward=mixer), seeds, segment, repeats)
 
 
 def main():

@@ -34,7 +34,7 @@ def test_mixing_is_budget_balanced(n, seed):
     rng = np.random.default_rng(seed)
     matrix = jax.nn.softmax(jnp.asarray(rng.normal(size=(n, n)) * 3, jnp.float32), axis=-1)
     rewards = jnp.asarray(rng.normal(size=(n, 7, 3)), jnp.float32)
-    mixed = mixing.mix_rewards(matrix, rewards)
+    mixed = rl.mix_rewards(matrix, rewards)
     np.testing.assert_allclose(mixed.sum(0), rewards.sum(0), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(mixed[1], np.einsum("j,jab->ab", np.asarray(matrix)[:, 1], rewards), rtol=1e-5,
                                atol=1e-5)
@@ -53,7 +53,7 @@ def test_rows_and_trials_stay_on_the_simplex_and_inside_the_logit_bounds(n, seed
     assert np.all(spread <= 10.0 + 1e-4)  # logits clipped to [-5, 5]
     # balance holds with every trial matrix the learner saw
     rewards = jnp.ones((n, 3))
-    np.testing.assert_allclose(jax.vmap(lambda m: mixing.mix_rewards(m, rewards).sum())(states.trial), 3.0 * n,
+    np.testing.assert_allclose(jax.vmap(lambda m: rl.mix_rewards(m, rewards).sum())(states.trial), 3.0 * n,
                                rtol=1e-5)
 
 

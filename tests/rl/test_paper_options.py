@@ -224,7 +224,7 @@ def test_svo_of_appendix_e1_is_the_per_agent_fairness_term():
     """App. E.1: SVO's reward r_i - alpha (1 - arctan(sum_{j != i} r_j / r_i)); summed over agents it is §5.2's
     collective reward."""
     rewards = jnp.asarray([[1.0, 0.0], [0.0, 2.0], [3.0, -1.0]])  # (N=3 agents, E=2 environments)
-    shaped = rl.svo_e1(0.5).shape(rewards, rewards)
+    shaped = rl.svo_e1(0.5).apply((), rewards, rewards)
     for env in range(2):
         for i in range(3):
             r = [float(x) for x in rewards[:, env]]

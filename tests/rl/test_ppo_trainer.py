@@ -136,7 +136,7 @@ def test_simul_ind_is_single_agent_ppo_per_agent(env, rollout):
 
 
 def test_sl_shapes_the_rollout_rewards(env):
-    trainer = rl.make_train(CONFIG, env, shaping=rl.sl(0.5))
+    trainer = rl.make_train(CONFIG, env, reward=rl.sl(0.5))
     state = jax.jit(trainer.init)(jax.random.key(0))
     _, traj, _ = jax.jit(trainer.rollout)(state, jax.random.key(2))
     reward = np.asarray(traj.reward)

@@ -75,19 +75,19 @@ def test_policy_head_starts_near_uniform():
 
 def test_sl_shaping_by_hand():
     rewards = jnp.array([[1.0, 0.0], [0.0, -1.0], [2.0, 0.0]])  # (agents, envs)
-    shaped = rl.sl(0.5).shape(rewards, jnp.zeros_like(rewards))
+    shaped = rl.sl(0.5).apply((), rewards, jnp.zeros_like(rewards))
     np.testing.assert_allclose(shaped, [[2.5, -0.5], [1.5, -1.5], [3.5, -0.5]])
 
 
 def test_svo_shaping_by_hand():
     rewards = jnp.array([[1.0], [0.0], [0.0]])
     returns = jnp.array([[2.0], [1.0], [0.0]])
-    shaped = rl.svo(0.3, 45.0).shape(rewards, returns)
+    shaped = rl.svo(0.3, 45.0).apply((), rewards, returns)
     theta = [math.atan2(0.5, 2.0), math.atan2(1.0, 1.0), math.atan2(1.5, 0.0)]
     want = [r - 0.3 * abs(math.pi / 4 - t) for r, t in zip([1.0, 0.0, 0.0], theta)]
     np.testing.assert_allclose(np.asarray(shaped)[:, 0], want, rtol=1e-6)
     # all-zero returns: the angle is taken as 45 degrees, no penalty
-    np.testing.assert_allclose(rl.svo(0.3).shape(rewards, jnp.zeros_like(returns)), rewards)
+    np.testing.assert_allclose(rl.svo(0.3).apply((), rewards, jnp.zeros_like(returns)), rewards)
     with pytest.raises(ValueError, match="weight"):
         rl.svo(-1.0)
 

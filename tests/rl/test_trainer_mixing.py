@@ -25,7 +25,7 @@ def env():
 
 
 def _rollout(env, mixer):
-    trainer = rl.make_train(CONFIG, env, mixer=mixer)
+    trainer = rl.make_train(CONFIG, env, reward=mixer)
     state = jax.jit(trainer.init)(jax.random.key(0))
     return jax.jit(trainer.rollout)(state, jax.random.key(1))
 
@@ -48,7 +48,7 @@ def test_cooperative_learners_see_the_mean_reward_and_d3c_is_budget_balanced(env
 def test_selfish_mixing_is_bit_identical_to_no_mixing(env):
     key = jax.random.key(7)
     plain_state, plain = jax.jit(rl.make_train(CONFIG, env))(key)
-    mixed_state, mixed = jax.jit(rl.make_train(CONFIG, env, mixer=rl.selfish()))(key)
+    mixed_state, mixed = jax.jit(rl.make_train(CONFIG, env, reward=rl.selfish()))(key)
     for a, b in zip(jax.tree.leaves((plain_state.policy, plain_state.critic)),
                     jax.tree.leaves((mixed_state.policy, mixed_state.critic))):
         np.testing.assert_array_equal(a, b)
@@ -60,7 +60,7 @@ def test_selfish_mixing_is_bit_identical_to_no_mixing(env):
 
 def test_d3c_rows_stay_on_the_simplex_and_follow_algorithm_1_with_the_mean_mixed_episode_return(env):
     mixer = rl.d3c(FAST_D3C)
-    trainer = rl.make_train(CONFIG, env, mixer=mixer)
+    trainer = rl.make_train(CONFIG, env, reward=mixer)
     key = jax.random.key(11)
     state, metrics = jax.jit(trainer)(key)
     rows = np.asarray(metrics.mixing_rows)  # (U, N, N)
@@ -81,25 +81,20 @@ def test_d3c_rows_stay_on_the_simplex_and_follow_algorithm_1_with_the_mean_mixed
     assert int(state.mixing.state.t) == 2  # the mixer's clock advanced only twice
 
 
-def test_shaping_and_mixing_are_exclusive(env):
-    with pytest.raises(ValueError, match="not both"):
-        rl.make_train(CONFIG, env, shaping=rl.sl(1.0), mixer=rl.d3c())
-
-
 @pytest.mark.parametrize("g_scale", ["mean", "total"])
 def test_the_mixer_step_passes_the_episode_count_so_g_can_be_the_batch_total(env, g_scale):
     """D3CRLConfig.g_scale in the A2C/PPO trainer: g = the mean mixed episode return over the episodes that ended,
     or their total (Algorithm 1 fed the sums); the mixer does not move when no episode ended."""
     config = dataclasses.replace(FAST_D3C, g_scale=g_scale, tau_min=1, tau_max=1)
-    trainer = rl.make_train(CONFIG, env, mixer=rl.d3c(config))
+    trainer = rl.make_train(CONFIG, env, reward=rl.d3c(config))
     plain = rl.d3c(dataclasses.replace(config, g_scale="mean"))
     state = plain.init(jax.random.key(3), 3)
     sums = jnp.array([6.0, -3.0, 1.5])
-    stepped = trainer._mixer_step(Mixing(state, jnp.zeros((3, 2))), jnp.float32(2.0), sums).state
+    stepped = trainer._transform_step(Mixing(state, jnp.zeros((3, 2))), jnp.float32(2.0), sums).state
     expected = plain.update(state, sums if g_scale == "total" else sums / 2)
     for a, b in zip(jax.tree.leaves(stepped), jax.tree.leaves(expected)):
         np.testing.assert_allclose(a, b, rtol=1e-6)
-    idle = trainer._mixer_step(Mixing(state, jnp.zeros((3, 2))), jnp.float32(0.0), jnp.zeros(3)).state
+    idle = trainer._transform_step(Mixing(state, jnp.zeros((3, 2))), jnp.float32(0.0), jnp.zeros(3)).state
     for a, b in zip(jax.tree.leaves(idle), jax.tree.leaves(state)):
         np.testing.assert_array_equal(a, b)
 
@@ -108,7 +103,7 @@ def test_the_mixer_step_passes_the_episode_count_so_g_can_be_the_batch_total(env
 def test_readings_that_count_episodes_are_refused_by_the_a2c_trainer_and_its_experiments(env, iteration):
     d3c = dataclasses.replace(FAST_D3C, iteration=iteration)
     with pytest.raises(ValueError, match=f"make_train \\(A2C/PPO\\): D3C iteration '{iteration}' is not supported"):
-        rl.make_train(CONFIG, env, mixer=rl.d3c(d3c))
+        rl.make_train(CONFIG, env, reward=rl.d3c(d3c))
     with pytest.raises(ConfigError, match=f"D3C iteration '{iteration}' is not supported here; use 'update'"):
         config_tree.validate(D3CRLExperimentConfig(d3c=d3c))
     config_tree.validate(D3CRLExperimentConfig(d3c=dataclasses.replace(FAST_D3C, g_scale="total")))

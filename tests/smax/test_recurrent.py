@@ -4,7 +4,6 @@ log-probabilities, determinism, and clear errors. A small environment (D3C's Coi
 global state added, in smax_helpers.py) keeps compilation short; the Selfish-MMM2 run is in test_cli_smax.py."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 from smax_helpers import MaskedCoins
@@ -60,11 +59,11 @@ def test_masked_actions_are_never_taken_and_the_gru_replay_matches_the_rollout(s
     @jax.jit
     def check(key):
         state = trainer.init(key)
-        h0 = jnp.where(state.first[None, :, None], 0.0, state.hidden)
+        h0 = trainer.policy.reset(state.carry, state.first)
         after, traj, (episodes, _) = trainer.rollout(state, key)
-        seq = trainer.sequences(after, h0, traj)
+        seq = trainer.advantages(after, traj, h0)
         _, _, (entropy, approx_kl) = recurrent_policy_losses(unstack(state.policy, 2), seq, 0.2, 0.01)
-        return traj[4], seq.first, approx_kl, entropy
+        return traj.action, seq.first, approx_kl, entropy
 
     actions, first, approx_kl, entropy = check(jax.random.key(0))
     actions = np.asarray(actions)  # (T, N, E)

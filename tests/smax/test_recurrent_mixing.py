@@ -1,4 +1,4 @@
-"""Reward mixing through the recurrent trainer (`mixmo.rl.make_recurrent_train(..., mixer=)`): D3C on Selfish-MMM2,
+"""Reward mixing through the recurrent trainer (`mixmo.rl.make_recurrent_train(..., reward=)`): D3C on Selfish-MMM2,
 selfish mixing bit-identical to none, the `mixed_return` statistic against numpy, and the same refusals as
 `mixmo.rl.make_train`. The small masked environment (smax_helpers.py) keeps most compilations short."""
 
@@ -31,7 +31,7 @@ def test_d3c_runs_on_selfish_mmm2_and_its_rows_move_after_updates_in_which_episo
                                 hidden=(8,), critic_hidden=(8,), gru_hidden=8, critic="local")
     mixer = rl.d3c(FAST_D3C)
     key = jax.random.key(0)
-    state, metrics = jax.jit(rl.make_recurrent_train(config, env, mixer=mixer))(key)
+    state, metrics = jax.jit(rl.make_recurrent_train(config, env, reward=mixer))(key)
     n = env.num_agents
     assert np.asarray(metrics.finite).all()
     np.testing.assert_array_equal(metrics.episodes, [2, 2])
@@ -55,7 +55,7 @@ def test_d3c_runs_on_selfish_mmm2_and_its_rows_move_after_updates_in_which_episo
 def test_selfish_mixing_is_bit_identical_to_no_mixing(env):
     key = jax.random.key(7)
     plain_state, plain = jax.jit(rl.make_recurrent_train(CONFIG, env))(key)
-    mixed_state, mixed = jax.jit(rl.make_recurrent_train(CONFIG, env, mixer=rl.selfish()))(key)
+    mixed_state, mixed = jax.jit(rl.make_recurrent_train(CONFIG, env, reward=rl.selfish()))(key)
     assert plain_state.mixing is None and plain.mixing_rows is None
     for a, b in zip(jax.tree.leaves(plain_state), jax.tree.leaves(mixed_state._replace(mixing=None)), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -69,7 +69,7 @@ def test_selfish_mixing_is_bit_identical_to_no_mixing(env):
 
 
 def test_mixed_return_is_the_trial_mixed_rewards_summed_over_each_episode(env):
-    trainer = rl.make_recurrent_train(CONFIG, env, mixer=rl.d3c(FAST_D3C))
+    trainer = rl.make_recurrent_train(CONFIG, env, reward=rl.d3c(FAST_D3C))
     rollout = jax.jit(trainer.rollout)
     state = jax.jit(trainer.init)(jax.random.key(2))
     trial = np.asarray(state.mixing.state.trial)
@@ -77,8 +77,8 @@ def test_mixed_return_is_the_trial_mixed_rewards_summed_over_each_episode(env):
     rewards, shaped = [], []
     for k in (3, 4):  # 16 steps: the 12-step episodes end in the second rollout (its 4th step) and go on
         state, traj, (episodes, stats) = rollout(state, jax.random.key(k))
-        rewards.append(np.asarray(traj[8]))
-        shaped.append(np.asarray(traj[9]))
+        rewards.append(np.asarray(traj.reward))
+        shaped.append(np.asarray(traj.shaped))
     reward, shaped = np.concatenate(rewards), np.concatenate(shaped)  # (16, N, E)
     assert np.abs(reward).sum() > 0  # coins were picked up: not vacuous
     mixed = np.einsum("ji,tje->tie", trial, reward)
@@ -90,9 +90,7 @@ def test_mixed_return_is_the_trial_mixed_rewards_summed_over_each_episode(env):
     np.testing.assert_allclose(state.mixing.episode_returns, mixed[12:].sum(axis=0), rtol=1e-5, atol=1e-5)
 
 
-def test_mixing_is_refused_with_shaping_and_for_readings_that_count_episodes(env):
-    with pytest.raises(ValueError, match="make_recurrent_train: give reward shaping .* not both"):
-        rl.make_recurrent_train(CONFIG, env, shaping=rl.sl(1.0), mixer=rl.d3c())
+def test_mixing_is_refused_for_readings_that_count_episodes(env):
     episodes = rl.d3c(dataclasses.replace(FAST_D3C, iteration="episode"))
     with pytest.raises(ValueError, match="make_recurrent_train: D3C iteration 'episode' is not supported"):
-        rl.make_recurrent_train(CONFIG, env, mixer=episodes)
+        rl.make_recurrent_train(CONFIG, env, reward=episodes)

@@ -31,18 +31,18 @@ def test_shared_policy_trains_as_one_player_with_the_agents_mean_losses():
     @jax.jit
     def run(key):
         fresh = trainer.init(key)
-        h0 = jnp.where(fresh.first[None, :, None], 0.0, fresh.hidden)
+        h0 = trainer.policy.reset(fresh.carry, fresh.first)
         after, traj, _ = trainer.rollout(fresh, key)
-        seq = trainer.sequences(after, h0, traj)
+        seq = trainer.advantages(after, traj, h0)
         seq = seq._replace(advantage=seq.advantage + 1.0)  # non-zero advantages: the surrogates matter
         shared_losses = rl.shared_terms(lambda p: recurrent_policy_losses(p, seq, 0.2, 0.01), 2)(unstack(fresh.policy, 1))
         # the same network as two per-agent copies: separate players, per-agent losses, the collective summed
         copies = _copies(fresh.policy, 2)
         separate_losses = recurrent_policy_losses(unstack(copies, 2), seq, 0.2, 0.01)
-        x, h = after.obs, jnp.ones_like(after.hidden) * 0.3
+        x, h = after.obs, jnp.ones_like(after.carry.hidden) * 0.3
         steps = step_stacked(fresh.policy, x, h), step_stacked(copies, x, h)
         first = jnp.swapaxes(seq.first, 0, 1)
-        xs, hs = jnp.swapaxes(seq.obs, 0, 2), jnp.swapaxes(seq.h0, 0, 1)
+        xs, hs = jnp.swapaxes(seq.obs, 0, 2), jnp.swapaxes(seq.h0.hidden, 0, 1)
         unrolls = unroll_stacked(fresh.policy, xs, first, hs), unroll_stacked(copies, xs, first, hs)
         final, metrics = trainer(key)
         return fresh, final, metrics, shared_losses, separate_losses, steps, unrolls
@@ -51,7 +51,7 @@ def test_shared_policy_trains_as_one_player_with_the_agents_mean_losses():
     # one network, one optimiser state, one critic: leading axis 1 everywhere
     for tree in (final.policy, final.critic, final.policy_opt, final.critic_opt):
         assert all(leaf.shape[0] == 1 for leaf in jax.tree.leaves(tree) if getattr(leaf, "ndim", 0) > 0), tree
-    assert final.hidden.shape == (2, CONFIG.num_envs, CONFIG.gru_hidden)  # each agent keeps its own GRU state
+    assert final.carry.hidden.shape == (2, CONFIG.num_envs, CONFIG.gru_hidden)  # each agent keeps its own GRU state
     # the one player's losses: the mean over agents (individual, shape (1,)) and the mean of the collective terms
     assert ind.shape == (1,) and ind2.shape == (2,)
     np.testing.assert_allclose(float(ind[0]), float(jnp.mean(ind2)), rtol=1e-6)

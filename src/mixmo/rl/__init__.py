@@ -1,11 +1,12 @@
 """Multi-agent RL that reuses `mixmo.methods` on policy losses.
 
-- `make_train(config, env, method, shaping, mixer=...)`: multi-agent PPO (`PPOConfig`) or A2C with V-trace
+- `make_train(config, env, method, reward)`: multi-agent PPO (`PPOConfig`) or A2C with V-trace
   (`A2CConfig`, D3C Appx. G.1) whose policy direction comes from any `GameMethod` (Simul-Ind = IPPO, Simul-Co,
-  CGA, SGA, AgA ...); SVO and SL shape rewards (`svo`, `sl`); a `RewardMixer` mixes them (D3C).
+  CGA, SGA, AgA ...); one `RewardTransform` shapes the rewards (SVO, SL: `svo`, `sl`) or mixes them (D3C);
+- `make_recurrent_train(config, env, method, reward)`: the same trainer with GRU policies and action masks;
 - building blocks: `gae`, `clipped_surrogate`, `clipped_value_loss`, `normalise`, `batchify` /
   `unbatchify`, `stack` / `unstack`, `shuffled_minibatches`, equinox `MLP`s stacked per agent;
-- `make_reinforce(config, env, mixer)`: REINFORCE with linear softmax policies and a linear TD baseline
+- `make_reinforce(config, env, reward)`: REINFORCE with linear softmax policies and a linear TD baseline
   (D3C's Trust-Your-Brother learner, Appx. G.1);
 - reward mixing (`selfish`, `cooperative`, `d3c`: D3C Algorithms 1–3), `mix_rewards`, `relative_attention`;
 - runs: checkpoints (`save_checkpoint` / `load_checkpoint`), loggers, policy rollouts as GIFs.
@@ -26,11 +27,12 @@ from mixmo.rl._train_state import Mixing as Mixing
 from mixmo.rl._train_state import TrainState as TrainState
 from mixmo.rl._train_state import UpdateMetrics as UpdateMetrics
 from mixmo.rl._trainer import Trainer as Trainer
-from mixmo.rl._trainer import critic_loss as critic_loss
+from mixmo.rl._ac_step import critic_loss as critic_loss
 from mixmo.rl._trainer import make_train as make_train
-from mixmo.rl._trainer import policy_losses as policy_losses
-from mixmo.rl._trainer import method_step as method_step
-from mixmo.rl._trainer import shared_terms as shared_terms
+from mixmo.rl._ac_step import policy_losses as policy_losses
+from mixmo.rl._ac_step import policy_terms as policy_terms
+from mixmo.rl._ac_step import method_step as method_step
+from mixmo.rl._ac_step import shared_terms as shared_terms
 from mixmo.rl._train_state import MinibatchInfo as MinibatchInfo
 from mixmo.rl._policy_parts import fairness_collective as fairness_collective
 from mixmo.rl._policy_parts import head_only as head_only
@@ -42,7 +44,10 @@ from mixmo.rl._a2c import vtrace_on_policy as vtrace_on_policy
 from mixmo.rl._ppo_loss import clipped_surrogate as clipped_surrogate
 from mixmo.rl._ppo_loss import clipped_value_loss as clipped_value_loss
 from mixmo.rl._ppo_loss import normalise as normalise
-from mixmo.rl._shaping import RewardShaping as RewardShaping
+from mixmo.rl._reward import RewardTransform as RewardTransform
+from mixmo.rl._reward import RewardShaping as RewardShaping
+from mixmo.rl._reward import RewardMixer as RewardMixer
+from mixmo.rl._reward import mix_rewards as mix_rewards
 from mixmo.rl._shaping import sl as sl
 from mixmo.rl._shaping import svo as svo
 from mixmo.rl._checkpoint import CheckpointError as CheckpointError
@@ -67,11 +72,9 @@ from mixmo.rl._mixing import D3CState as D3CState
 from mixmo.rl._mixing import ITERATIONS as D3C_ITERATIONS
 from mixmo.rl._mixing import G_SCALES as D3C_G_SCALES
 from mixmo.rl._mixing import check_iteration as check_d3c_iteration
-from mixmo.rl._mixing import RewardMixer as RewardMixer
 from mixmo.rl._mixing import cooperative as cooperative
 from mixmo.rl._mixing import d3c as d3c
 from mixmo.rl._mixing import fixed as fixed
-from mixmo.rl._mixing import mix_rewards as mix_rewards
 from mixmo.rl._mixing import relative_attention as relative_attention
 from mixmo.rl._mixing import selfish as selfish
 from mixmo.rl._reinforce import EpisodeBatch as EpisodeBatch

@@ -4,10 +4,10 @@ Agents learn from mixed rewards r̃_i = Σ_j Ã_ji r_j (D3C Algorithm 3), where 
 agent j spreads its reward (its loss, in the paper's words) over everyone. Because every row sums to one the
 mixing is budget-balanced: Σ_i r̃_i = Σ_i r_i.
 
-A `RewardMixer` is what a trainer needs: `init(key, n)`, `matrix(state)` (the Ã to mix the rewards with) and
-`update(state, returns, episodes)` (after each Algorithm-1 iteration: each agent's mean mixed episode return over
-the `episodes` episodes of that iteration), and `iteration`, what one such iteration is (`D3CRLConfig.iteration`:
-a learner update, or one episode). `fixed(matrix)` gives the baselines (`selfish()`: Ã = I, `cooperative(n)`:
+A mixer is a `mixmo.rl.RewardTransform` (`mixmo.rl._reward.mixing`): `init(key, n)`, `apply` (r̃ with
+`matrix(state)`, the Ã to mix the rewards with), `update(state, returns, episodes)` (after each Algorithm-1
+iteration: each agent's mean mixed episode return over the `episodes` episodes of that iteration), `rows(state)`
+and `iteration`, what one such iteration is (`D3CRLConfig.iteration`: a learner update, or one episode). `fixed(matrix)` gives the baselines (`selfish()`: Ã = I, `cooperative(n)`:
 Ã_ij = 1/n); `d3c(config)` learns the rows as D3C Algorithm 1 does. All functions are pure JAX and vmappable over
 seeds.
 
@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+
+from mixmo.rl._reward import RewardTransform, mixing
 
 
 ITERATIONS = ("update", "episode", "episodes-slope-per-update")
@@ -135,21 +137,6 @@ class D3CState(NamedTuple):
     key: jax.Array
 
 
-class RewardMixer(NamedTuple):
-    """How a trainer mixes rewards: `init(key, n) -> state`, `matrix(state) -> Ã (n, n)`,
-    `update(state, returns (n,), episodes=1) -> state` after each iteration, with each agent's mean mixed episode
-    return over the iteration's `episodes` episodes. `rows(state)` is the learnt A (for relative reward
-    attention). `iteration` says what one iteration is (`D3CRLConfig.iteration`): "episode" asks the trainer to
-    call `update` after every episode (with `episodes=1`), anything else after every learner update."""
-
-    name: str
-    init: Callable[[jax.Array, int], Any]
-    matrix: Callable[[Any], jax.Array]
-    update: Callable[..., Any]
-    rows: Callable[[Any], jax.Array]
-    iteration: str = "update"
-
-
 def check_iteration(iteration: str, supported: tuple[str, ...], where: str) -> None:
     """Raise `ValueError` if a trainer (`where`) cannot run D3C under the reading `iteration`."""
     if iteration not in supported:
@@ -157,28 +144,6 @@ def check_iteration(iteration: str, supported: tuple[str, ...], where: str) -> N
             f"{where}: D3C iteration {iteration!r} is not supported here; use {' or '.join(map(repr, supported))}. "
             "One D3C iteration per episode, or trials counted in episodes, are defined for learners that update on "
             "batches of whole episodes (make_reinforce, d3c-trust-your-brother).")
-
-
-def mix_rewards(matrix: jax.Array, rewards: jax.Array) -> jax.Array:
-    """r̃_i = Σ_j Ã_ji r_j (D3C Algorithm 3) for rewards with the agent axis first, `(n, ...)`."""
-    return jnp.tensordot(matrix.T, rewards, axes=1)
-
-
-def mix_step(matrix: jax.Array, reward: jax.Array, mixed_returns: jax.Array, ended: jax.Array):
-    """One rollout step of reward mixing, shared by the feed-forward and recurrent trainers.
-
-    Args:
-        matrix: Ã `(n, n)`; reward: this step's raw rewards `(n, E)`; mixed_returns: the running mixed returns
-        `(n, E)` before this step; ended: `(1, E)` 1.0 where an episode ended at this step.
-
-    Returns:
-        `(mixed, running, carried)`: this step's mixed rewards r̃ `(n, E)` (what the learners see), the running
-        mixed returns including this step (the `mixed_return` episode statistic where episodes ended) and the
-        running mixed returns to carry to the next step (zero where an episode ended).
-    """
-    mixed = mix_rewards(matrix, reward)
-    running = mixed_returns + mixed
-    return mixed, running, running * (1.0 - ended)
 
 
 def relative_attention(rows: jax.Array) -> jax.Array:
@@ -275,29 +240,28 @@ def d3c_update(state: D3CState, returns: jax.Array, config: D3CRLConfig, episode
     return _draw_trials(state, done, config)
 
 
-def d3c(config: D3CRLConfig = COINS) -> RewardMixer:
-    """D3C's learnt mixing (Algorithm 1) as a `RewardMixer`; rewards are mixed with the trial rows Ã."""
+def d3c(config: D3CRLConfig = COINS) -> RewardTransform:
+    """D3C's learnt mixing (Algorithm 1) as a mixing `RewardTransform`; rewards are mixed with the trial rows Ã."""
     config.validate()
-    return RewardMixer("d3c", lambda key, n: d3c_init(key, n, config), lambda s: s.trial,
-                       lambda s, g, episodes=1: d3c_update(s, g, config, episodes), lambda s: s.rows,
-                       config.iteration)
+    return mixing("d3c", lambda key, n: d3c_init(key, n, config), lambda s: s.trial,
+                  lambda s, g, episodes=1: d3c_update(s, g, config, episodes), lambda s: s.rows, config.iteration)
 
 
-def fixed(name: str, matrix_for: Callable[[int], jax.Array]) -> RewardMixer:
+def fixed(name: str, matrix_for: Callable[[int], jax.Array]) -> RewardTransform:
     """A mixing matrix that never changes; `matrix_for(n)` builds it (rows on the simplex)."""
 
     def init(key, n):
         del key
         return matrix_for(n)
 
-    return RewardMixer(name, init, lambda m: m, lambda m, g, episodes=1: m, lambda m: m)
+    return mixing(name, init, lambda m: m, lambda m, g, episodes=1: m, lambda m: m)
 
 
-def selfish() -> RewardMixer:
+def selfish() -> RewardTransform:
     """No mixing, Ã = I: every agent learns from its own reward (the paper's baseline)."""
     return fixed("selfish", lambda n: jnp.eye(n, dtype=jnp.float32))
 
 
-def cooperative() -> RewardMixer:
+def cooperative() -> RewardTransform:
     """Full cooperation, Ã_ij = 1/n: every agent learns from the mean reward (D3C §3)."""
     return fixed("cooperative", lambda n: jnp.full((n, n), 1.0 / n, jnp.float32))

@@ -22,7 +22,7 @@ from mixmo.game import StructuredLosses
 from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl._cnn import ActorCritic
 from mixmo.rl._networks import MLP
-from mixmo.rl._shaping import RewardShaping
+from mixmo.rl._reward import RewardTransform, shaping
 
 
 def _head(net: MLP | ActorCritic):
@@ -81,7 +81,7 @@ def fairness_rewards(rewards: jax.Array, alpha: float, axis: int) -> jax.Array:
     return rewards - alpha * (1.0 - jnp.arctan2(others, rewards))
 
 
-def svo_e1(alpha: float) -> RewardShaping:
+def svo_e1(alpha: float) -> RewardTransform:
     """The AgA paper's SVO baseline in Cleanup and Harvest (App. E.1): agent i's reward becomes
     r_i − α(1 − arctan(Σ_{j≠i} r_j / r_i)), per step (atan2 as in `fairness_collective`); then IPPO. Not McKee et
     al.'s form (`mixmo.rl.svo`: −w|θ* − θ_i| on running returns, θ_i against the others' mean); the paper does not
@@ -93,7 +93,7 @@ def svo_e1(alpha: float) -> RewardShaping:
         del episode_returns
         return fairness_rewards(rewards, alpha, axis=0)
 
-    return RewardShaping("svo", shape)
+    return shaping("svo", shape)
 
 
 def fairness_collective(alpha: float):

@@ -29,9 +29,9 @@ from mixmo.rl._train_state import RolloutCarry as RolloutCarry
 from mixmo.rl._train_state import TrainState as TrainState
 from mixmo.rl._train_state import UpdateMetrics as UpdateMetrics
 from mixmo.rl._trainer import Trainer as Trainer
-from mixmo.rl._trainer import critic_loss as critic_loss
+from mixmo.rl._ac_step import critic_loss as critic_loss
 from mixmo.rl._trainer import make_train as make_train
-from mixmo.rl._trainer import policy_losses as policy_losses
+from mixmo.rl._ac_step import policy_losses as policy_losses
 
 
 NETWORKS = ("mlp", "cnn")

@@ -1,4 +1,4 @@
-"""Multi-agent REINFORCE: linear softmax policies, a linear TD(0) baseline, optional reward mixing.
+"""Multi-agent REINFORCE: linear softmax policies, a linear TD(0) baseline, an optional reward transform.
 
 The learner of D3C's Trust-Your-Brother experiment (D3C Appx. G.1): REINFORCE (Williams 1992) on batches of
 whole episodes with full Monte Carlo returns, a baseline from a linear value function trained by temporal
@@ -8,8 +8,9 @@ difference learning, both with plain SGD. One update (`ReinforceTrainer.update`)
    auto-reset; steps after an episode's end are masked out). Where each episode starts is the `starts`
    function's choice (default: `env.reset`), so an experiment can fix the batch's composition (D3C G.1:
    5 episodes with each prey the closer one).
-2. **Mix** the rewards with the mixer's current matrix Ã (`RewardMixer.matrix`): r̃_i = Σ_j Ã_ji r_j
-   (D3C Algorithm 3). Without a mixer the raw rewards are used unchanged.
+2. **Mix** the rewards with the reward transform (`mixmo.rl.RewardTransform.apply`): with a mixer, its current
+   matrix Ã: r̃_i = Σ_j Ã_ji r_j (D3C Algorithm 3); with shaping (SVO, SL), per step on the running episode
+   returns. Without a transform the raw rewards are used unchanged.
 3. **Returns** G̃_t = Σ_{k ≥ t} γ^{k−t} r̃_k (return-to-go, `mixmo.rl.gae` with λ = 1 and zero values),
    **advantages** Â_i = G̃_i − V_i(o_i) with the value before this update's TD step.
 4. **Policy direction** from a `GameMethod` (default Simul-Ind, i.e. each agent's own REINFORCE gradient) on
@@ -20,13 +21,13 @@ difference learning, both with plain SGD. One update (`ReinforceTrainer.update`)
    raw collective return. Plain SGD: W ← W − lr · direction.
 5. **TD(0)** on each agent's linear value (semi-gradient): δ_t = r̃_t + γ (1 − done_t) V(o_{t+1}) − V(o_t),
    w ← w + value_lr · mean over the batch's steps of δ_t φ(o_t), φ(o) = (o, 1) (or o without the bias).
-6. **Mixer update** `mixer.update(state, g, B)` with g_i = agent i's mean MIXED episode return over the batch,
+6. **Transform update** `reward.update(state, g, B)` with g_i = agent i's mean MIXED episode return over the batch,
    (1/B) Σ_b Σ_t r̃_i: the return agent i's learner optimised, which is what D3C Algorithm 3 outputs and
    Algorithm 1 averages over a trial (the quantity whose rate of change ρ_i bounds, f_i^A in D3C eq. 9); the
    mixer's `D3CRLConfig.g_scale` may use B g_i instead, and its "episodes-slope-per-update" reading counts τ in
-   episodes. Under the reading `iteration="episode"` (`mixer.iteration`) steps 2 and 6 run once per episode
+   episodes. Under the reading `iteration="episode"` (`reward.iteration`) steps 2 and 6 run once per episode
    instead, in the batch's order: episode b is mixed with the Ã current after episodes 0..b−1, and
-   `mixer.update(state, Σ_t r̃_{b}, 1)` follows it (Algorithm 3 read literally: one call plays one episode).
+   `reward.update(state, Σ_t r̃_{b}, 1)` follows it (Algorithm 3 read literally: one call plays one episode).
 
 Policies: agent i's logits are W_iᵀ o_i, W_i of shape `(obs_size, n_actions)`, no bias (D3C §3.3: "linear
 softmax policies (no bias term)"), stacked on a leading agent axis. They start at zero (uniform policies;
@@ -54,7 +55,8 @@ from mixmo.rl import _random
 from mixmo.rl._batching import batchify, stack, unbatchify, unstack
 from mixmo.rl._gae import gae
 from mixmo.rl._train_state import finite
-from mixmo.rl._mixing import ITERATIONS, RewardMixer, check_iteration, mix_rewards
+from mixmo.rl._mixing import ITERATIONS, check_iteration
+from mixmo.rl._reward import RewardTransform, identity
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class ReinforceState(NamedTuple):
         policy: `(n_agents, obs_size, n_actions)` linear policy weights.
         value: `(n_agents, features)` linear value weights (features: obs_size, plus 1 with the bias).
         method_state: the `GameMethod`'s state.
-        mix_state: the `RewardMixer`'s state (`()` without a mixer).
+        mix_state: the reward transform's state (`()` without one, or for shaping).
         key: raw PRNG key data (uint32).
         update: int32 updates done.
     """
@@ -211,7 +213,7 @@ class ReinforceTrainer:
 
     config: ReinforceConfig
     env: Any
-    mixer: RewardMixer | None
+    reward: RewardTransform
     method: GameMethod
     starts: Callable[[jax.Array, int], Any]
     outcomes: Callable[[dict[str, jax.Array]], dict[str, jax.Array]] | None = None
@@ -237,7 +239,7 @@ class ReinforceTrainer:
         return ReinforceState(
             policy=policy, value=jnp.zeros((n, features), jnp.float32),
             method_state=self.method.init(unstack(policy, n)),
-            mix_state=() if self.mixer is None else self.mixer.init(k_mix, n),
+            mix_state=self.reward.init(k_mix, n),
             key=jax.random.key_data(k_run), update=jnp.zeros((), jnp.int32))
 
     def _obs(self, obs: dict) -> jax.Array:
@@ -295,7 +297,7 @@ class ReinforceTrainer:
         value, value_loss = td_step(state.value, batch, mixed, c.gamma, c.value_lr, c.value_bias)
 
         raw_return = jnp.mean(jnp.sum(batch.reward, axis=0), axis=-1)
-        rows = trial if self.mixer is None else self.mixer.rows(mix_state)
+        rows = trial if self.reward.rows is None else self.reward.rows(mix_state)
 
         log_probs = log_policy(state.policy, batch.obs)
         entropy = -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1) * batch.alive[:, None, :]
@@ -310,21 +312,27 @@ class ReinforceTrainer:
         return state, metrics
 
     def _mix(self, mix_state, reward: jax.Array):
-        """Mixed rewards `(T, n, B)` and the mixer's next state. Returns `(mix_state, Ã (mean over the batch if it
-        changed), mixed rewards, mean mixed episode return (n,))`."""
-        n = self.n_agents
-        if self.mixer is None:
-            return mix_state, jnp.eye(n, dtype=jnp.float32), reward, jnp.mean(jnp.sum(reward, axis=0), axis=-1)
-        if self.mixer.iteration != "episode":
-            trial = self.mixer.matrix(mix_state)
-            mixed = jnp.moveaxis(mix_rewards(trial, jnp.moveaxis(reward, 1, 0)), 0, 1)
+        """Transformed rewards `(T, n, B)` and the transform's next state. Returns `(mix_state, Ã (mean over the
+        batch if it changed; the identity for a transform that does not mix), transformed rewards, mean
+        transformed episode return (n,))`."""
+        transform, eye = self.reward, jnp.eye(self.n_agents, dtype=jnp.float32)
+
+        def matrix(mix_state):
+            return eye if transform.matrix is None else transform.matrix(mix_state)
+
+        def apply(mix_state, r):  # r: (n, T, ...) agent-first; the running returns run along T
+            return transform.apply(mix_state, r, jnp.cumsum(r, axis=1))
+
+        if transform.iteration != "episode":
+            trial = matrix(mix_state)
+            mixed = jnp.moveaxis(apply(mix_state, jnp.moveaxis(reward, 1, 0)), 0, 1)
             g = jnp.mean(jnp.sum(mixed, axis=0), axis=-1)
-            return self.mixer.update(mix_state, g, self.config.episodes), trial, mixed, g
+            return transform.update(mix_state, g, self.config.episodes), trial, mixed, g
 
         def episode(mix_state, r):  # r: (T, n), one episode
-            trial = self.mixer.matrix(mix_state)
-            mixed = mix_rewards(trial, r.T).T
-            return self.mixer.update(mix_state, jnp.sum(mixed, axis=0), 1), (trial, mixed)
+            trial = matrix(mix_state)
+            mixed = apply(mix_state, r.T).T
+            return transform.update(mix_state, jnp.sum(mixed, axis=0), 1), (trial, mixed)
 
         mix_state, (trials, mixed) = jax.lax.scan(episode, mix_state, jnp.moveaxis(reward, 2, 0))
         mixed = jnp.moveaxis(mixed, 0, 2)
@@ -342,7 +350,7 @@ class ReinforceTrainer:
         return jax.lax.scan(lambda s, _: self.update(s), state, None, length=num_updates)
 
 
-def make_reinforce(config: ReinforceConfig, env, mixer: RewardMixer | None = None, *,
+def make_reinforce(config: ReinforceConfig, env, reward: RewardTransform | None = None, *,
                    method: GameMethod | None = None, starts: Callable[[jax.Array, int], Any] | None = None,
                    outcomes: Callable[[dict[str, jax.Array]], dict[str, jax.Array]] | None = None,
                    env_params=None) -> ReinforceTrainer:
@@ -351,7 +359,8 @@ def make_reinforce(config: ReinforceConfig, env, mixer: RewardMixer | None = Non
     Args:
         config: hyperparameters (validated here).
         env: a mixmo (JaxMARL-API) environment with a discrete action space.
-        mixer: reward mixing (`rl.selfish()`, `rl.cooperative()`, `rl.d3c(...)`); None: raw rewards.
+        reward: the reward transform: mixing (`rl.selfish()`, `rl.cooperative()`, `rl.d3c(...)`) or shaping
+            (`rl.svo`, `rl.sl`: on each step with the running episode returns); None: raw rewards.
         method: the `GameMethod` giving the policy direction (default Simul-Ind: each agent's own gradient).
         starts: `(key, episodes) -> environment states` stacked on a leading episode axis, where each batch's
             episodes start (default: `env.reset` with independent keys).
@@ -372,12 +381,12 @@ def make_reinforce(config: ReinforceConfig, env, mixer: RewardMixer | None = Non
         ((3, 2), (3, 2, 2))
     """
     config.validate()
-    if mixer is not None:
-        check_iteration(mixer.iteration, ITERATIONS, "make_reinforce")
+    reward = identity() if reward is None else reward
+    check_iteration(reward.iteration, ITERATIONS, "make_reinforce")
     if not hasattr(env.action_space(env.agents[0]), "n"):
         raise ValueError(f"make_reinforce needs a discrete action space, got {env.action_space(env.agents[0])!r}.")
     if starts is None:
         def starts(key, episodes):
             return jax.vmap(lambda k: env.reset(k, env_params)[1])(jax.random.split(key, episodes))
-    return ReinforceTrainer(config, env, mixer, simul_ind() if method is None else method, starts, outcomes,
+    return ReinforceTrainer(config, env, reward, simul_ind() if method is None else method, starts, outcomes,
                             env_params)

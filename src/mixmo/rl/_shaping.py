@@ -5,26 +5,15 @@ rewards before advantages are estimated (AgA paper §5.2 baselines), and the pol
 
 References: McKee et al. 2020, "Social Diversity and Social Preferences in Mixed-Motive Reinforcement
 Learning" (SVO, eq. 1–2); Apt & Schäfer 2014, "Selfishness Level of Strategic Games" (SL); DESIGN.md.
+Both are `mixmo.rl.RewardTransform`s without state (`mixmo.rl._reward.shaping`).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple
-
-import jax
 import jax.numpy as jnp
 
-
-class RewardShaping(NamedTuple):
-    """A reward transformation `shape(rewards, episode_returns) -> shaped rewards`.
-
-    Both inputs have the agent axis FIRST, shape `(n_agents, ...)`: `rewards` are this step's rewards,
-    `episode_returns` the running (unshaped) episode totals including this step.
-    """
-
-    name: str
-    shape: Callable[[jax.Array, jax.Array], jax.Array]
+from mixmo.rl._reward import RewardTransform, shaping
 
 
 def _reward_angle(own, others_mean):
@@ -33,7 +22,7 @@ def _reward_angle(own, others_mean):
     return jnp.where(at_origin, math.pi / 4, jnp.arctan2(others_mean, own))
 
 
-def svo(weight: float, angle_deg: float = 45.0) -> RewardShaping:
+def svo(weight: float, angle_deg: float = 45.0) -> RewardTransform:
     """Social value orientation: r~_i,t = r_i,t - weight * |theta* - theta_i,t|.
 
     theta_i,t = atan2(mean_{j != i} R_j,t, R_i,t) is agent i's reward angle computed from the running
@@ -59,10 +48,10 @@ def svo(weight: float, angle_deg: float = 45.0) -> RewardShaping:
         theta = _reward_angle(episode_returns, others_mean)
         return rewards - weight * jnp.abs(target - theta)
 
-    return RewardShaping("svo", shape)
+    return shaping("svo", shape)
 
 
-def sl(alpha: float) -> RewardShaping:
+def sl(alpha: float) -> RewardTransform:
     """Selfishness level: r~_i = r_i + alpha * sum_j r_j (the game G(alpha) of Apt & Schäfer), per step.
 
     Args:
@@ -75,4 +64,4 @@ def sl(alpha: float) -> RewardShaping:
         del episode_returns
         return rewards + alpha * jnp.sum(rewards, axis=0, keepdims=True)
 
-    return RewardShaping("sl", shape)
+    return shaping("sl", shape)

@@ -1,4 +1,4 @@
-"""What the shared actor-critic trainer (`mixmo.rl._trainer`) carries and reports: states, rollouts, batches,
+"""What the actor-critic trainer (`mixmo.rl._trainer`) carries and reports: states, rollouts, batches,
 metrics (NamedTuples of arrays, so they jit, vmap over seeds and serialise into checkpoints)."""
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ class Mixing(NamedTuple):
 
 
 class TrainState(NamedTuple):
-    """Everything one training run carries from update to update (for one seed).
+    """Everything one training run carries from update to update (for one seed), feed-forward or recurrent.
 
     Attributes:
-        policy: stacked policy `MLP`s, leading agent axis.
-        critic: stacked critic `MLP`s (outputs: own value, share of the collective value).
+        policy: the stacked per-player policies (`MLP`s, CNN actor-critic modules or `GRUPolicy`s), leading axis
+            `n_agents`, or 1 with parameter sharing.
+        critic: stacked critic `MLP`s (outputs: own value, share of the collective value); None with one
+            actor-critic module per player.
         policy_opt, critic_opt: per-agent optax states (vmapped over the agent axis).
         method_state: the `GameMethod`'s state.
         env_state: the environments' states, leading axis `num_envs`.
@@ -32,7 +34,12 @@ class TrainState(NamedTuple):
         episode_returns: float32 `(n_agents, num_envs)` running unshaped returns of the current episodes.
         key: raw PRNG key data (uint32), so checkpoints hold plain arrays.
         update: int32 number of updates done.
-        mixing: the reward mixer's `Mixing` carry, or None without a mixer.
+        mixing: the reward mixer's `Mixing` carry, or None for a transform that does not mix (or none).
+        world: `(num_envs, W)` global states for central critics, else None.
+        mask: `(n_agents, num_envs, n_actions)` available actions where the trainer masks actions, else None.
+        carry: the policy's carry (`mixmo.rl._policies`: empty for feed-forward policies, the GRU states
+            `(n_agents, num_envs, gru_hidden)` for recurrent ones).
+        first: `(num_envs,)` whether `obs` starts an episode.
     """
 
     policy: MLP
@@ -46,6 +53,10 @@ class TrainState(NamedTuple):
     key: jax.Array
     update: jax.Array
     mixing: Mixing | None = None
+    world: jax.Array | None = None
+    mask: jax.Array | None = None
+    carry: Any = ()
+    first: jax.Array | None = None
 
 
 class Rollout(NamedTuple):
@@ -59,6 +70,9 @@ class Rollout(NamedTuple):
     reward: jax.Array  # (T, N, E) raw rewards
     shaped: jax.Array  # (T, N, E) rewards after shaping or mixing (= reward without either)
     done: jax.Array  # (T, E)
+    world: jax.Array | None = None  # (T, E, W) global states (central critics)
+    mask: jax.Array | None = None  # (T, N, E, A) available actions (masked policies)
+    first: jax.Array | None = None  # (T, E) whether the step starts an episode
 
 
 class RolloutCarry(NamedTuple):
@@ -66,10 +80,21 @@ class RolloutCarry(NamedTuple):
 
     env_state: Any
     obs: jax.Array  # (N, E, *obs_shape) uint8
+    world: jax.Array | None  # (E, W) or None
+    mask: jax.Array | None  # (N, E, A) or None
+    carry: Any  # the policy's carry
+    first: jax.Array  # (E,)
     episode_returns: jax.Array  # (N, E) running unshaped returns
     episodes: jax.Array  # () episodes ended so far in this rollout
     stats: dict[str, jax.Array]  # name -> (N,) sums of end-of-episode infos
     mixed_returns: jax.Array | None = None  # (N, E) running mixed returns (with a mixer)
+
+
+class EpisodeInfo(NamedTuple):
+    """What a rollout reports of the episodes that ended in it."""
+
+    episodes: jax.Array  # () how many (over all environments)
+    stats: dict[str, jax.Array]  # name -> (N,) sums of end-of-episode infos
 
 
 class Minibatch(NamedTuple):

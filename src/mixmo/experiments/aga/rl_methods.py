@@ -119,7 +119,7 @@ def runs(config) -> list[tuple[str, float | None]]:
 
 
 def build(run_id: str, config):
-    """`(GameMethod, RewardShaping or None)` of a run id, with the method settings of `config`."""
+    """`(GameMethod, RewardTransform or None)` of a run id, with the method settings of `config`."""
     method_id, _, lam = run_id.partition("@")
     lam = float(lam) if lam else config.aga.lam
     schedule = dict(decay=config.aga.decay, every=config.aga.decay_every)

@@ -118,10 +118,10 @@ def _per_agent(policy, n: int):
     return jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + x.shape[1:]), policy)
 
 
-def make_trainer(run_id: str, config: SMAXConfig, env) -> rl.RecurrentTrainer:
+def make_trainer(run_id: str, config: SMAXConfig, env) -> rl.Trainer:
     """The trainer of one run, as the experiment trains it (the benchmarks build it here too)."""
-    method, shaping = build(run_id, config)
-    return rl.make_recurrent_train(recurrent_config(config, run_id), env, method, shaping,
+    method, reward = build(run_id, config)
+    return rl.make_recurrent_train(recurrent_config(config, run_id), env, method, reward,
                                    shared=shared(config, run_id), diagnose=run_id.partition("@")[0] in ADJUSTED)
 
 

@@ -117,10 +117,10 @@ def make_trainer(run_id: str, config: SSDConfig, env) -> rl.Trainer:
     """The trainer of one run (e.g. "aga", "aga@1"), as the experiment trains it (the benchmarks build it here too):
     its method or shaping, sharing for every method but Simul-Ind, §5.2's collective reward for CGA and AgA,
     diagnostics for the adjusted methods."""
-    method, shaping = build(run_id, config)
+    method, reward = build(run_id, config)
     method_id = run_id.partition("@")[0]
     fair = method_id == "cga" or method_id.startswith("aga")
-    return rl.make_train(config.ppo, env, method, shaping, shared=config.sharing and method_id != "simul-ind",
+    return rl.make_train(config.ppo, env, method, reward, shared=config.sharing and method_id != "simul-ind",
                          collective_reward=rl.fairness_collective(config.fairness_alpha)
                          if fair and config.fairness_alpha else None,
                          diagnose=method_id in ADJUSTED)

@@ -5,7 +5,7 @@ and F.4 HarvestPatch (Fig. 18): agents trained with A2C (V-trace, on-policy; App
 mixed by D3C's learnt matrix (Algorithm 1, Table 1's Coins/Cleanup/HarvestPatch row), against no mixing
 (`selfish`, the paper's "A2C") and full cooperation (`cooperative`, Ã_ij = 1/n), several seeds vmapped.
 
-Every method trains the same `mixmo.rl.make_train(A2CConfig, env, simul_ind(), mixer=...)`; only the mixer
+Every method trains the same `mixmo.rl.make_train(A2CConfig, env, simul_ind(), reward=...)`; only the mixer
 differs. Summaries: social welfare (mean total return per episode over the last 10% of training), equality,
 per-agent returns, environment statistics and, for D3C, the relative reward attention ln(A_ii / mean_{j≠i} A_ij).
 The report and claims are in `d3c_rl_report`.
@@ -105,7 +105,7 @@ def make_env(spec: EnvSpec, config: D3CRLExperimentConfig):
 
 def make_trainer(method: str, config: D3CRLExperimentConfig, env) -> rl.Trainer:
     """The A2C trainer of one method (its reward mixer), as the experiment trains it (the benchmarks too)."""
-    return rl.make_train(config.a2c, env, methods.simul_ind(), mixer=mixer(method, config))
+    return rl.make_train(config.a2c, env, methods.simul_ind(), reward=mixer(method, config))
 
 
 def run(spec: EnvSpec, config: D3CRLExperimentConfig, progress, context: rl.RunContext | None) -> Results:
