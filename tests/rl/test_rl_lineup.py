@@ -1,0 +1,86 @@
+"""The RL experiments' line-ups: every run id builds the trainer its experiment describes (method, reward transform,
+sharing, collective reward, diagnostics), checked without compiling a trainer.
+
+The command-line runs in test_cli_rl.py and test_cli_d3c_rl.py use the smoke line-ups (their programs come from the
+compilation cache); this is where the other run ids are checked. A trainer's method is identified by its direction
+on a small non-separable game, compared with the method built directly."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mixmo import envs, methods, rl
+from mixmo.experiments import get
+from mixmo.experiments.aga import ssd
+from mixmo.experiments.d3c import rl as d3c_rl
+from mixmo.game import StructuredLosses
+
+PARAMS = (jnp.array([0.3, -0.2]), jnp.array([0.1, 0.5]))
+
+
+def _individual(p):
+    cross = p[0] @ p[1]
+    return jnp.stack([cross + p[0] @ p[0] + jnp.sin(p[0][0] * p[1][1]), -cross + 0.5 * p[1] @ p[1]])
+
+
+LOSSES = StructuredLosses(individual=_individual, collective=lambda p: jnp.sum(_individual(p)) + p[0] @ p[1])
+
+
+def direction(method):
+    out, _ = method.update(LOSSES, PARAMS, method.init(PARAMS))
+    return np.concatenate([np.asarray(x) for x in out])
+
+
+def same_method(a, b) -> bool:
+    return np.array_equal(direction(a), direction(b))
+
+
+@pytest.fixture(scope="module")
+def cleanup():
+    config = get("aga-cleanup").make_config(overrides={"methods": "simul-ind,simul-co,svo,sl,cga,aga",
+                                                       "aga.extra_lams": "1", "fairness_alpha": "0.5"})
+    return config, envs.make("cleanup", num_agents=2, max_steps=16)
+
+
+@pytest.mark.parametrize("run_id, method, reward, fair, diagnose", [
+    ("simul-ind", methods.simul_ind(), None, False, False),
+    ("simul-co", methods.simul_co(), None, False, False),
+    ("svo", methods.simul_ind(), "svo", False, False),
+    ("sl", methods.simul_ind(), "sl", False, False),
+    ("cga", methods.cga(1.0), None, True, True),
+    ("aga", methods.aga(100.0), None, True, True),
+    ("aga@1", methods.aga(1.0), None, True, True),
+])
+def test_ssd_run_ids_build_their_trainers(cleanup, run_id, method, reward, fair, diagnose):
+    config, env = cleanup
+    trainer = ssd.make_trainer(run_id, config, env)
+    assert same_method(trainer.method, method), run_id
+    assert not same_method(trainer.method, methods.aga(3.0))  # the check tells methods apart
+    assert (trainer.reward.name if trainer.reward.name != "none" else None) == reward
+    assert trainer.shared == (config.sharing and run_id != "simul-ind")
+    assert (trainer.collective_reward is not None) == fair
+    assert trainer.diagnose == diagnose
+
+
+def test_ssd_paper_preset_shares_and_uses_the_e1_svo():
+    config = get("aga-cleanup").make_config(presets=["paper"])
+    env = envs.make("cleanup", num_agents=2, max_steps=16)
+    assert ssd.make_trainer("simul-co", config, env).shared and not ssd.make_trainer("simul-ind", config, env).shared
+    svo = ssd.make_trainer("svo", config, env).reward
+    rewards, returns = jnp.array([[1.0], [0.0]]), jnp.array([[3.0], [1.0]])
+    expected = rl.svo_e1(config.svo.weight).apply((), rewards, returns)
+    assert np.array_equal(svo.apply(svo.init(None, 2), rewards, returns), expected)
+
+
+@pytest.mark.parametrize("name", ["d3c-coins", "d3c-cleanup"])
+def test_d3c_run_ids_build_their_mixers(name):
+    config = get(name).make_config()
+    env = envs.make(name.removeprefix("d3c-"), max_steps=16)
+    rewards = jnp.arange(env.num_agents * 3, dtype=jnp.float32).reshape(env.num_agents, 3)
+    for run_id, mixed in (("selfish", rewards), ("cooperative", jnp.broadcast_to(rewards.mean(0), rewards.shape))):
+        trainer = d3c_rl.make_trainer(run_id, config, env)
+        assert same_method(trainer.method, methods.simul_ind()) and trainer.reward.mixes
+        state = trainer.reward.init(None, env.num_agents)
+        np.testing.assert_allclose(trainer.reward.apply(state, rewards, rewards), mixed, rtol=1e-6)
+    d3c = d3c_rl.make_trainer("d3c", config, env).reward
+    assert d3c.name == "d3c" and d3c.iteration == "update"
