@@ -3,6 +3,8 @@ updates exactly as Simul-Co), masked actions never sampled, the GRU replay repro
 log-probabilities, determinism, and clear errors. A small environment (D3C's Coins, with an action mask and a
 global state added, in smax_helpers.py) keeps compilation short; the Selfish-MMM2 run is in test_cli_smax.py."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -82,3 +84,15 @@ def test_bad_configurations_name_the_fix(env):
         rl.make_recurrent_train(rl.RecurrentConfig(critic="global"), env)
     with pytest.raises(ValueError, match="has none: use critic='local'"):
         rl.make_recurrent_train(rl.RecurrentConfig(), make("coins"))
+
+
+def test_the_kl_stop_works_with_recurrent_policies_too(env):
+    """One trainer for feed-forward and recurrent policies: stable-baselines3's KL early stop holds for GRU policies
+    (the first step's KL is taken before it, zero; every later one exceeds 1.5 * 1e-12, so exactly one step of the
+    update runs), here with a collective reward of one's own (the feed-forward tests check what it computes)."""
+    config = dataclasses.replace(CONFIG, target_kl=1e-12)
+    trainer = rl.make_recurrent_train(config, env, mixmo.methods.simul_co(),
+                                      collective_reward=lambda rewards: rewards[:, 0])
+    metrics = jax.jit(trainer)(jax.random.key(3))[1]
+    np.testing.assert_allclose(np.asarray(metrics.steps_taken), 1 / (config.update_epochs * config.num_minibatches))
+    assert np.all(np.isfinite(np.asarray(metrics.collective_loss)))
