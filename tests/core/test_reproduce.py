@@ -314,14 +314,10 @@ def _tiny_damaged_rl_run(config: TinyConfig, progress, context=None) -> Results:
     """Like an RL experiment whose checkpoint turns out damaged when it is resumed."""
     from mixmo import rl
 
-    checkpoint = context.run_dir / "state.eqx"
     if context.resume:
+        checkpoint = context.run_dir / "state.eqx"
         raise rl.CheckpointError(f"checkpoint {checkpoint} is damaged (truncated?)", checkpoint)
-    checkpoint.write_text("half a checkpoint")
-    if INTERRUPT_ONCE:
-        INTERRUPT_ONCE.clear()
-        raise KeyboardInterrupt
-    return _tiny_run(config, progress)
+    return _tiny_rl_run(config, progress, context)
 
 
 def test_resume_restarts_an_experiment_whose_checkpoint_is_damaged(tiny_registry, capsys, tmp_path, monkeypatch):
