@@ -5,8 +5,8 @@
 - One persistent compilation cache in a stable folder (`.cache/jax-tests` in the checkout, git-ignored), also the
   command line's (`MIXMO_COMPILE_CACHE_DIR`), so programs compiled by several tests, by both pytest-xdist
   workers or by an earlier run compile once.
-- Tests are spread over the pytest-xdist workers file by file (`--dist loadgroup`, each file its own group), but
-  the files in `SHARED_PROGRAMS` run on one worker in collection order: `mixmo reproduce all --budget smoke`
+- Tests are spread over the pytest-xdist workers file by file (`pytest_xdist_make_scheduler` below), but the
+  files in `SHARED_PROGRAMS` run on one worker, in collection order: `mixmo reproduce all --budget smoke`
   compiles every experiment's smoke programs first, and the command-line runs that use the same presets load
   them from the compilation cache instead of compiling them again on the other worker.
 - Where compilation dominates (environments, RL trainers, the command line's end-to-end runs), XLA's
@@ -51,8 +51,16 @@ def _strict_ranks():
         yield
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    for item in items:
-        where = Path(str(item.path)).resolve().relative_to(ROOT).as_posix()
-        item.add_marker(pytest.mark.xdist_group("smoke-programs" if where in SHARED_PROGRAMS else where))
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without pytest-xdist, tests run in one process
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's file-by-file scheduling (`--dist loadfile`), with the files of `SHARED_PROGRAMS` as one unit
+    of work. (pytest-xdist's own `--dist loadgroup` does not group with pytest 9: the group suffix it writes to a
+    test's `_nodeid` no longer reaches the test's `nodeid`, so every test is scheduled on its own.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByFileSharingPrograms(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "smoke-programs" if path in SHARED_PROGRAMS else path
+
+    return ByFileSharingPrograms(config, log)
