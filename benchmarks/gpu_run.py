@@ -168,23 +168,28 @@ def fastest_num_envs(record: Record, env: str, num_steps: int) -> int:
 
 
 def train_throughput(record: Record, clock: Clock, plans: list[dict], tiny: bool) -> dict[str, float]:
-    """Piece b: IPPO and AgA on Cleanup (default and paper trainers at the fastest env count), then each planned
-    paper run's own set-up (first method, its seeds). Returns env steps/s by plan name."""
+    """Piece b: IPPO and AgA on Cleanup (the default and paper trainers, built as aga-cleanup builds them: sharing,
+    diagnostics; at the fastest env count), then each planned paper run's own set-up (first method, its seeds).
+    Returns env steps/s by plan name."""
     from dataclasses import replace
 
-    from mixmo import experiments, methods, rl
+    from mixmo import experiments
 
     cleanup = experiments.get("aga-cleanup")
-    env = _env_for("aga-cleanup", cleanup.make_config())
     for preset in ([["smoke"]] if tiny else [[], ["paper"]]):
-        base = cleanup.make_config(presets=preset).ppo
-        num_envs = fastest_num_envs(record, "cleanup", base.num_steps)
-        ppo = replace(base, num_envs=num_envs, total_steps=num_envs * base.num_steps * 1000)
-        for label, method in (("IPPO", methods.simul_ind()), ("AgA", methods.aga(100.0))):
+        config = cleanup.make_config(presets=preset)
+        env = _env_for("aga-cleanup", config)
+        num_envs = fastest_num_envs(record, "cleanup", config.ppo.num_steps)
+        config = replace(config, ppo=replace(config.ppo, num_envs=num_envs,
+                                             total_steps=num_envs * config.ppo.num_steps * 1000))
+        # tiny: the smoke run's own programs (its seeds, one update per call), which the test suite compiles once
+        seeds, segment = (config.seeds, 1) if tiny else (1, 2)
+        for label, method_id in (("IPPO", "simul-ind"), ("AgA", "aga")):
             clock.check(reserve=60)
-            _, sps, compile_s = train_speed(rl.make_train(ppo, env, method), seeds=1, segment=2, repeats=2)
+            trainer = experiment_module("aga-cleanup").make_trainer(method_id, config, env)  # as the run builds it
+            _, sps, compile_s = train_speed(trainer, seeds=seeds, segment=segment, repeats=2)
             record.add("train_throughput", {"what": f"cleanup {label}, {preset[0] if preset else 'default'} trainer",
-                                            "num_envs": num_envs, "num_steps": ppo.num_steps, "seeds": 1,
+                                            "num_envs": num_envs, "num_steps": config.ppo.num_steps, "seeds": seeds,
                                             "env_steps_per_s": round(sps), "compile_s": round(compile_s, 1)}, clock)
     speeds = {}
     for plan in plans:

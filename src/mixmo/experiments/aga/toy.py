@@ -75,7 +75,8 @@ def settling_steps(path: np.ndarray, radius: float) -> np.ndarray:
     Returns:
         shape `(runs,)`; `steps + 1` for runs with non-finite values.
     """
-    dist = np.linalg.norm(path - path[:, -1:], axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):  # diverged runs: inf/NaN distances, counted as outside
+        dist = np.linalg.norm(path - path[:, -1:], axis=-1)
     outside = ~(dist < radius)  # NaN counts as outside
     # index of the last step outside the ball, plus one; 0 if never outside
     last_outside = np.where(outside.any(axis=1), path.shape[1] - 1 - np.argmax(outside[:, ::-1], axis=1), -1)
