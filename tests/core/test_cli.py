@@ -114,10 +114,10 @@ def test_same_settings_give_byte_identical_results_and_a_stable_timing_verdict(c
     assert timing_a["verdict"] != "not comparable" and timing_a["paper"] == "2–3×"
     timings = [json.loads((f / "timings.json").read_text())["table3_step_cost"] for f in folders]
     assert all(len(t["ratios"]) == 15 and t["ratio_q25"] <= t["ratio"] <= t["ratio_q75"] for t in timings)
-    if timing_a != timing_b:  # a known defect, left open: see the closing note of 2026-11-28
-        pytest.xfail(f"the Table-3 timing verdict flipped between identical runs on this machine "
-                     f"({timing_a['ours']} vs {timing_b['ours']}; ratios {timings[0]['ratio']:.2f}, "
-                     f"{timings[1]['ratio']:.2f})")
+    # the same verdict (and text) both times: CPU-time ratios (1.72-1.96 over identical runs on the project's
+    # machine, idle or beside the other pytest worker) stay inside the band widened by MIN_RATIO_TOLERANCE
+    assert timing_a == timing_b, (f"the Table-3 timing verdict flipped between identical runs: {timing_a['ours']} "
+                                  f"vs {timing_b['ours']}; ratios {timings[0]['ratio']:.2f}, {timings[1]['ratio']:.2f}")
 
 
 def test_show_config_lists_settings(capsys):

@@ -136,8 +136,9 @@ def finding(source: str, quantity: str, paper: str, ours: str, holds: bool, *, n
 MIN_RATIO_TOLERANCE = 0.25
 """The smallest relative tolerance `ratio_band` allows, however tight one run's measured spread: the median ratio
 also moves BETWEEN identical runs (Table 3's AgA / Simul-Ind on the project's 2-core machine: 1.75–2.2 over
-identical runs, ±12% around 1.96, more than each run's own interquartile range), and a verdict must not flip with
-it, so the floor covers twice that between-run spread. 0.1 (before) let the verdict flip at the band's edge."""
+identical runs by wall time, ±12% around 1.96, more than each run's own interquartile range; 1.72–1.96 by CPU time,
+which `aga-public-goods` now measures), and a verdict must not flip with it, so the floor covers twice that
+between-run spread. 0.1 (before) let the verdict flip at the band's edge."""
 
 
 def ratio_band(source: str, quantity: str, median: float, q25: float, q75: float, *, band: tuple[float, float],

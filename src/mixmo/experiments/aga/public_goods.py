@@ -152,7 +152,9 @@ def step_cost(game, config: PublicGoodsConfig, key) -> dict:
     """Table 3's cost per step, measured so that repeated runs agree: Simul-Ind and AgA each run `timing_runs`
     runs × 100 steps (one compiled `learn` call), once to compile, then in `timing_repeats` interleaved rounds
     (the order alternating, so a slow spell of a shared machine hits both). Per round, AgA's time over
-    Simul-Ind's; the median and quartiles of those ratios.
+    Simul-Ind's; the median and quartiles of those ratios. Times are the process's CPU time, not wall time:
+    other jobs on a shared machine stretch wall times unevenly (medians of identical runs under load 1.83–2.32
+    by wall time, 1.74–1.86 by CPU time on the project's 2-core machine).
 
     Returns plain data for `timings.json`: `ratio` (median), `ratio_q25`, `ratio_q75`, `ratios` (per round),
     `time_per_step_us` (median per method: the call's time over runs × steps), `runs`, `steps`, `rounds`.
@@ -167,9 +169,9 @@ def step_cost(game, config: PublicGoodsConfig, key) -> dict:
     seconds = {m: [] for m in calls}
     for round_index in range(config.timing_repeats):
         for m in (list(calls) if round_index % 2 == 0 else list(calls)[::-1]):
-            start = time.perf_counter()
+            start = time.process_time()
             calls[m]()
-            seconds[m].append(time.perf_counter() - start)
+            seconds[m].append(time.process_time() - start)
     ratios = np.asarray(seconds["aga"]) / np.asarray(seconds["simul-ind"])
     q25, median, q75 = np.percentile(ratios, [25, 50, 75])
     per_step = {m: 1e6 * float(np.median(v)) / (config.timing_runs * PAPER_STEPS) for m, v in seconds.items()}
@@ -319,13 +321,13 @@ def _timing_lines(timing: dict | None) -> list[str]:
         return ["Cost per step: not measured (timing_repeats = 0).", ""]
     per_step = timing["time_per_step_us"]
     return [f"Cost per step: {timing['runs']:,} runs × {timing['steps']} steps in one compiled `learn` call per "
-            f"method, {timing['rounds']} interleaved rounds after compiling; per round AgA's time over Simul-Ind's.",
+            f"method, {timing['rounds']} interleaved rounds after compiling; per round AgA's CPU time over Simul-Ind's.",
             "", "| | Simul-Ind | AgA | AgA / Simul-Ind |", "|---|---|---|---|",
-            f"| median time per step (µs) | {per_step['simul-ind']:.3f} | {per_step['aga']:.3f} | "
+            f"| median CPU time per step (µs) | {per_step['simul-ind']:.3f} | {per_step['aga']:.3f} | "
             f"{timing['ratio']:.2f}× (quartiles {timing['ratio_q25']:.2f}–{timing['ratio_q75']:.2f}) |", "",
             "With two scalar parameters per player a step's arithmetic is small and fixed overheads weigh on "
             "both methods, so this ratio says little about large models: see `benchmarks/RESULTS.md` for AgA vs "
-            "Simul-Ind at d = 10³…10⁶. These wall times vary between identical runs, so they are kept in "
+            "Simul-Ind at d = 10³…10⁶. These times vary between identical runs, so they are kept in "
             "timings.json, not summary.json.", ""]
 
 
