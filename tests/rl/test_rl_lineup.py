@@ -84,3 +84,10 @@ def test_d3c_run_ids_build_their_mixers(name):
         np.testing.assert_allclose(trainer.reward.apply(state, rewards, rewards), mixed, rtol=1e-6)
     d3c = d3c_rl.make_trainer("d3c", config, env).reward
     assert d3c.name == "d3c" and d3c.iteration == "update"
+
+
+def test_diagnostics_can_be_switched_off(cleanup):
+    config, env = cleanup
+    off = get("aga-cleanup").make_config(overrides={"diagnostics": "false"})
+    assert ssd.make_trainer("aga", config, env).diagnose and not ssd.make_trainer("aga", off, env).diagnose
+    assert same_method(ssd.make_trainer("aga", off, env).method, methods.aga(100.0))

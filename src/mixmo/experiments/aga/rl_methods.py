@@ -96,10 +96,20 @@ class LineUp:
     sga: SGASettings = SGASettings()
     svo: SVOSettings = SVOSettings()
     sl: SLSettings = SLSettings()
+    diagnostics: bool = True
+    """Record the adjusted methods' diagnostics at every minibatch step (negative-sign fraction, cos(ξ̃, ξ),
+    cos(ξ̃, ξ_c), ‖ξ‖, ‖ξ_c‖, ‖H_c ξ_c‖; `mixmo.methods.diagnostics`). They recompute ξ, ξ_c and H_c ξ_c: about +9%
+    per AgA update on Cleanup, and a larger program to compile (AgA's segment: 3,468 -> 5,061 jaxpr equations on
+    Cleanup, 8,507 -> 12,373 on Selfish-MMM2). false: for compile-bound runs, e.g. a short GPU budget."""
     known_methods = METHOD_IDS  # a class attribute, not a setting: an experiment may accept more
 
     def validate(self):
         check_method_ids(self.methods, self.known_methods)
+
+
+def diagnosed(config, run_id: str) -> bool:
+    """Whether a run records diagnostics: an adjusted method (`ADJUSTED`), with `config.diagnostics` on."""
+    return config.diagnostics and run_id.partition("@")[0] in ADJUSTED
 
 
 def check_method_ids(ids: tuple[str, ...], known: tuple[str, ...]) -> None:

@@ -28,7 +28,7 @@ import pandas as pd
 from mixmo import envs, rl
 from mixmo.config import Cited
 from mixmo.experiments import common, rl_common, verdicts
-from mixmo.experiments.aga.rl_methods import ADJUSTED, AgASettings, LineUp, build, runs
+from mixmo.experiments.aga.rl_methods import AgASettings, LineUp, build, diagnosed, runs
 from mixmo.experiments.aga.smax_gif import won_episode_gif
 from mixmo.experiments.aga.ssd import tidy_run
 from mixmo.experiments import markdown
@@ -122,7 +122,7 @@ def make_trainer(run_id: str, config: SMAXConfig, env) -> rl.Trainer:
     """The trainer of one run, as the experiment trains it (the benchmarks build it here too)."""
     method, reward = build(run_id, config)
     return rl.make_recurrent_train(recurrent_config(config, run_id), env, method, reward,
-                                   shared=shared(config, run_id), diagnose=run_id.partition("@")[0] in ADJUSTED)
+                                   shared=shared(config, run_id), diagnose=diagnosed(config, run_id))
 
 
 def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results:

@@ -21,7 +21,7 @@ import pandas as pd
 from mixmo import envs, rl
 from mixmo.config import Cited
 from mixmo.experiments import common, rl_common, verdicts
-from mixmo.experiments.aga.rl_methods import ADJUSTED, METHOD_IDS, LineUp, build, runs
+from mixmo.experiments.aga.rl_methods import METHOD_IDS, LineUp, build, diagnosed, runs
 from mixmo.experiments import markdown
 from mixmo.experiments.method_ids import DISPLAY
 from mixmo.experiments.registry import Claim, Results, register
@@ -123,7 +123,7 @@ def make_trainer(run_id: str, config: SSDConfig, env) -> rl.Trainer:
     return rl.make_train(config.ppo, env, method, reward, shared=config.sharing and method_id != "simul-ind",
                          collective_reward=rl.fairness_collective(config.fairness_alpha)
                          if fair and config.fairness_alpha else None,
-                         diagnose=method_id in ADJUSTED)
+                         diagnose=diagnosed(config, run_id))
 
 
 def claims(env_name: str, config: SSDConfig, summary: pd.DataFrame) -> list[Claim]:
