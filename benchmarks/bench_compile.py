@@ -18,7 +18,8 @@ in-memory caches are cleared before each case, so every program is compiled.
 Cases: Cleanup PPO (aga-cleanup: simul-ind, aga, cga), Cleanup A2C with the D3C mixer (d3c-cleanup) and
 Selfish-MMM2 recurrent PPO (aga-selfish-mmm2: simul-ind, aga).
 
-Run: python benchmarks/bench_compile.py [--cases cleanup-ppo-simul-ind,...] [--smoke] [--skip-run] [--json F]
+Run: python benchmarks/bench_compile.py [--cases cleanup-ppo-simul-ind,...] [--smoke] [--skip-run]
+[--no-diagnostics] [--json F]
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ EXPERIMENTS = {
 }
 
 
-def build_case(name: str, smoke: bool):
+def build_case(name: str, smoke: bool, diagnostics: bool = True):
     """`(trainer, seeds, segment)` of a case, built by the experiment's own `make_trainer` (default settings, or
-    its `smoke` preset)."""
+    its `smoke` preset; `diagnostics` False: the AgA experiments' `--set diagnostics=false`)."""
     import importlib
 
     from mixmo import experiments
@@ -60,7 +61,8 @@ def build_case(name: str, smoke: bool):
     for prefix, (experiment, make_env) in EXPERIMENTS.items():
         if name.startswith(prefix + "-"):
             run_id = name.removeprefix(prefix + "-")
-            config = experiments.get(experiment).make_config(presets=["smoke"] if smoke else [])
+            overrides = {} if diagnostics or not experiment.startswith("aga-") else {"diagnostics": "false"}
+            config = experiments.get(experiment).make_config(overrides, presets=["smoke"] if smoke else [])
             module = importlib.import_module(CATALOG[experiment].module)
             env = make_env(config) if make_env else module.make_env(module.SPECS["cleanup"], config)
             return module.make_trainer(run_id, config, env), config.seeds, config.run.checkpoint_every
@@ -212,6 +214,8 @@ def main():
     parser.add_argument("--updates", type=int, default=2, help="updates of the train_segments run")
     parser.add_argument("--segment", type=int, default=1, help="updates per segment of the train_segments run")
     parser.add_argument("--skip-run", action="store_true", help="only trace (jaxpr size), compile nothing")
+    parser.add_argument("--no-diagnostics", action="store_true",
+                        help="the AgA experiments' --set diagnostics=false (no per-step diagnostics in the program)")
     parser.add_argument("--experiment", action="store_true",
                         help="the cases in one process with the persistent cache on, then again (second run)")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
@@ -232,7 +236,7 @@ def main():
           f"{'smoke' if args.smoke else 'default'} settings", flush=True)
     rows = []
     for name in args.cases.split(","):
-        trainer, seeds, segment = build_case(name, args.smoke)
+        trainer, seeds, segment = build_case(name, args.smoke, not args.no_diagnostics)
         row = {"case": name, "seeds": seeds, "load": os.getloadavg()[0]}
         jax.clear_caches()
         row.update(traced(trainer, seeds, segment))
