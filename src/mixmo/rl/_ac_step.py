@@ -19,7 +19,9 @@ from mixmo.methods import GameMethod, diagnostics
 from mixmo.rl._batching import stack, unstack
 from mixmo.rl._cnn import critic_outputs
 from mixmo.rl._gru import masked_logits
-from mixmo.rl._networks import MLP, apply_stacked
+from mixmo.rl._layouts import SampleLayout
+from mixmo.rl._networks import MLP
+from mixmo.rl._policies import FeedForwardPolicy
 from mixmo.rl._ppo_loss import clipped_surrogate, clipped_value_loss
 from mixmo.rl._train_state import Minibatch, MinibatchInfo
 
@@ -60,17 +62,26 @@ def _surrogate(surrogate: Callable | float) -> Callable:
     return lambda lp, old, adv: clipped_surrogate(lp, old, adv, surrogate)
 
 
+def replayed_terms(policy, policy_params: tuple, inputs, surrogate: Callable | float, ent_coef: float):
+    """`policy_terms` of the players' params on a minibatch's `PolicyInputs` (`mixmo.rl._layouts`), the logits
+    replayed by `policy` (`mixmo.rl._policies`): what the trainer's `learn_minibatch` differentiates.
+
+    `surrogate`: a config's `surrogate`, or a number: PPO's clip epsilon (`clipped_surrogate`).
+    """
+    logits = policy.replay(stack(policy_params), inputs.obs, inputs.first, inputs.carry)
+    return policy_terms(logits, inputs.mask, inputs.action, inputs.log_prob, inputs.advantage,
+                        inputs.collective_advantage, _surrogate(surrogate), ent_coef)
+
+
 def policy_losses(policy_params: tuple, mb: Minibatch, surrogate: Callable | float, ent_coef: float):
-    """`policy_terms` of feed-forward policies on a `Minibatch` of samples.
+    """`replayed_terms` of feed-forward policies on a `Minibatch` of samples, as the trainer computes them.
 
     Args:
         policy_params: tuple of per-agent policy `MLP`s (the `GameMethod`'s `Params`).
         mb: the minibatch; advantages already normalised where the algorithm does.
         surrogate: a config's `surrogate`, or a number: PPO's clip epsilon (`clipped_surrogate`).
     """
-    logits = apply_stacked(stack(policy_params), mb.obs)  # (N, B, A)
-    return policy_terms(logits, None, mb.action, mb.log_prob, mb.advantage, mb.collective_advantage,
-                        _surrogate(surrogate), ent_coef)
+    return replayed_terms(FeedForwardPolicy(), policy_params, SampleLayout.policy_inputs(mb), surrogate, ent_coef)
 
 
 def critic_loss(critic: MLP, mb: Minibatch, value_loss: Callable | float):

@@ -46,15 +46,13 @@ from typing import Callable
 
 
 from mixmo.methods import GameMethod, simul_ind
-from mixmo.rl._batching import stack
 from mixmo.rl._env_view import CRITICS, EnvView
 from mixmo.rl._layouts import SequenceLayout, Sequences
 from mixmo.rl._policies import RecurrentPolicy
 from mixmo.rl._ppo import PPOConfig
-from mixmo.rl._ppo_loss import clipped_surrogate
 from mixmo.rl._reward import RewardTransform, identity
 from mixmo.rl._train_state import TrainState
-from mixmo.rl._ac_step import policy_terms
+from mixmo.rl._ac_step import replayed_terms
 from mixmo.rl._trainer import Trainer, check_trainer_args
 
 RecurrentTrainState = TrainState
@@ -92,17 +90,14 @@ class RecurrentConfig(PPOConfig):
 
 
 def recurrent_policy_losses(policy_params: tuple, seq: Sequences, clip: float, ent_coef: float):
-    """`mixmo.rl.policy_terms` of GRU policies on `Sequences`, with PPO-clip at `clip`.
+    """`replayed_terms` of GRU policies on `Sequences`, with PPO-clip at `clip`, as the trainer computes them.
 
     The log-probabilities come from replaying every agent's GRU over the stored sequences (masked to the
     available actions). `policy_params` holds one policy per agent or one shared by all (parameter sharing;
     `mixmo.rl.shared_terms` then makes them the one player's losses).
     """
-    inputs = SequenceLayout.policy_inputs(seq)
-    logits = RecurrentPolicy(0).replay(stack(policy_params), inputs.obs, inputs.first, inputs.carry)
-    return policy_terms(logits, inputs.mask, inputs.action, inputs.log_prob, inputs.advantage,
-                        inputs.collective_advantage, lambda lp, old, adv: clipped_surrogate(lp, old, adv, clip),
-                        ent_coef)
+    return replayed_terms(RecurrentPolicy(seq.h0.hidden.shape[-1]), policy_params, SequenceLayout.policy_inputs(seq),
+                          clip, ent_coef)
 
 
 def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None = None,

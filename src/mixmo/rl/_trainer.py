@@ -65,8 +65,8 @@ import jax.numpy as jnp
 from mixmo.envs import frame_stack
 from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl import _random
-from mixmo.rl._ac_step import critic_loss, mean_infos, method_step, policy_terms, shared_terms
-from mixmo.rl._batching import batchify, stack, unbatchify, unstack
+from mixmo.rl._ac_step import critic_loss, mean_infos, method_step, replayed_terms, shared_terms
+from mixmo.rl._batching import batchify, unbatchify, unstack
 from mixmo.rl._cnn import critic_outputs
 from mixmo.rl._env_view import EnvView
 from mixmo.rl._gru import masked_logits
@@ -258,9 +258,7 @@ class Trainer:
         critic_mb = layout.critic_batch(mb, self.view.critic_input)
 
         def terms(params):
-            logits = self.policy.replay(stack(params), inputs.obs, inputs.first, inputs.carry)
-            return policy_terms(logits, inputs.mask, inputs.action, inputs.log_prob, inputs.advantage,
-                                inputs.collective_advantage, c.surrogate, c.ent_coef)
+            return replayed_terms(self.policy, params, inputs, c.surrogate, c.ent_coef)
 
         scale = c.value_coef / (n if self.shared else 1) if self.one_module else 1.0
 
