@@ -74,3 +74,53 @@ def test_without_a_collective_it_is_the_sum(case):
     np.testing.assert_allclose(direction(mixmo.methods.simul_co(), losses, params),
                                direction(mixmo.methods.simul_co(), individual, params), rtol=1e-10)
     np.testing.assert_allclose(direction(mixmo.methods.simul_ind(), losses, params), d["xi"], rtol=1e-8, atol=1e-10)
+
+
+JOINT = {"simul-ind": lambda: mixmo.methods.simul_ind(), "simul-co": lambda: mixmo.methods.simul_co(),
+         "cga": lambda: mixmo.methods.cga(0.5), "sga": lambda: mixmo.methods.sga(1.0),
+         "aga": lambda: mixmo.methods.aga(1.5), "aga-sign": lambda: mixmo.methods.aga(1.5, align=False),
+         "aga-schedule": lambda: mixmo.methods.aga(1.5, decay=0.5, every=1),
+         "extragradient": lambda: mixmo.methods.extragradient(0.1), "optimistic": lambda: mixmo.methods.optimistic()}
+
+
+@pytest.mark.parametrize("name", JOINT)
+def test_joint_methods_give_the_same_direction_with_every_player_as_one(case, name):
+    """`GameMethod.joint`: on separable losses the direction is the same when all players' parameters are passed
+    as ONE player (what the RL trainer does with the agents' stacked policies)."""
+    method = JOINT[name]()
+    assert method.joint
+    params, individual, collective, _ = case
+    losses = mixmo.StructuredLosses(individual, collective, separable=True)
+    as_one = mixmo.StructuredLosses(lambda p: individual(p[0]), lambda p: collective(p[0]), separable=True)
+    np.testing.assert_allclose(direction(method, as_one, (params,)), direction(method, losses, params),
+                               rtol=1e-12, atol=1e-12)
+
+
+def _equations(jaxpr) -> int:
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)
+    return sum(1 + sum(_equations(v) for v in e.params.values() if hasattr(getattr(v, "jaxpr", v), "eqns"))
+               for e in jaxpr.eqns)
+
+
+def test_reused_derivatives_are_traced_once_and_change_nothing(case):
+    """`reuse_derivatives`: AgA's direction and its diagnostics share one ξ, ξ_c, H_c ξ_c in the program; the
+    outputs are bit-identical to computing them twice."""
+    params, individual, collective, _ = case
+    losses = mixmo.StructuredLosses(individual, collective, separable=True)
+    method = mixmo.methods.aga(1.5)
+
+    def step(p):
+        direction, _ = method.update(losses, p, ())
+        return direction, mixmo.methods.diagnostics(losses, p, direction)
+
+    def reused(p):
+        with mixmo.methods.reuse_derivatives():
+            return step(p)
+
+    twice, once = _equations(jax.make_jaxpr(step)(params)), _equations(jax.make_jaxpr(reused)(params))
+    diagnostics_alone = _equations(jax.make_jaxpr(lambda p: mixmo.methods.diagnostics(losses, p, p))(params))
+    assert once < twice - diagnostics_alone // 2, (once, twice, diagnostics_alone)
+    for a, b in zip(jax.tree.leaves(jax.jit(step)(params)), jax.tree.leaves(jax.jit(reused)(params))):
+        np.testing.assert_array_equal(a, b)
+    # outside the scope nothing is remembered
+    assert _equations(jax.make_jaxpr(step)(params)) == twice

@@ -19,3 +19,4 @@ from mixmo.methods._opponent_shaping import sos as sos
 from mixmo.methods._d3c import mixed_dynamics as mixed_dynamics
 from mixmo.methods._diagnostics import Diagnostics as Diagnostics
 from mixmo.methods._diagnostics import diagnostics as diagnostics
+from mixmo.methods._derivatives import reuse_derivatives as reuse_derivatives

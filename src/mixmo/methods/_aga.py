@@ -64,7 +64,7 @@ def aga(lam: float, align: bool = True, decay: float = 1.0, every: int = 0) -> G
         return jax.tree.map(lambda c, x, h: c + weight * (x + h), xi_c, xi, grad_h)
 
     if not every:
-        return stateless(lambda losses_fn, params: direction(losses_fn, params, abs(lam)))
+        return stateless(lambda losses_fn, params: direction(losses_fn, params, abs(lam)), joint=True)
 
     def init(params):
         del params
@@ -74,4 +74,4 @@ def aga(lam: float, align: bool = True, decay: float = 1.0, every: int = 0) -> G
         magnitude = abs(lam) * decay ** (state.count // every).astype(jnp.float32)
         return direction(losses_fn, params, magnitude), ScheduleState(state.count + 1)
 
-    return GameMethod(init, update)
+    return GameMethod(init, update, joint=True)

@@ -21,14 +21,22 @@ class GameMethod(NamedTuple):
         update: `(losses_fn, params, state) -> (direction, new_state)`. `direction` has the structure of
             `params` and is a direction to DESCEND: `params - lr * direction`, or feed it to any optax
             `GradientTransformation` as the gradient.
+        joint: True when, on separable `StructuredLosses` (player i's loss depends on w_i alone), the direction
+            depends on the game only through the joint parameter vector: ξ, ξ_c, their derivatives and inner
+            products over all parameters (Simul-Ind, Simul-Co, CGA, SGA, AgA). Grouping the parameters into
+            players differently then gives the same direction, so a caller may pass every player's parameters
+            stacked on a leading axis as ONE player: `mixmo.rl`'s trainer does, and so differentiates the
+            agents' vmapped policies at once instead of agent by agent (smaller programs, faster compiles).
     """
 
     init: Callable[[Params], State]
     update: Callable[[LossesFn, Params, State], tuple[Params, State]]
+    joint: bool = False
 
 
-def stateless(direction_fn: Callable[[LossesFn, Params], Params]) -> GameMethod:
-    """Wrap a pure `(losses_fn, params) -> direction` into a `GameMethod` with an empty state."""
+def stateless(direction_fn: Callable[[LossesFn, Params], Params], joint: bool = False) -> GameMethod:
+    """Wrap a pure `(losses_fn, params) -> direction` into a `GameMethod` with an empty state (`joint`: see
+    `GameMethod`)."""
 
     def init(params):
         del params
@@ -37,4 +45,4 @@ def stateless(direction_fn: Callable[[LossesFn, Params], Params]) -> GameMethod:
     def update(losses_fn, params, state):
         return direction_fn(losses_fn, params), state
 
-    return GameMethod(init, update)
+    return GameMethod(init, update, joint)

@@ -28,4 +28,4 @@ def cga(lam: float) -> GameMethod:
         (jt_xi,) = vjp_fn(xi)
         return jax.tree.map(lambda x, g: x + lam * g, xi, jt_xi)
 
-    return stateless(direction)
+    return stateless(direction, joint=True)

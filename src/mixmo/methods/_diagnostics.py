@@ -6,8 +6,9 @@ the simultaneous gradient ξ, the collective gradient ξ_c and the curvature ter
 Algorithm 1). When ‖H_c ξ_c‖ outgrows ‖ξ‖ the sign follows the curvature of the collective loss and can
 turn negative; `negative_sign` and the cosines show it happening.
 
-Cost: ξ, ξ_c and one Hessian-vector product, the derivatives AgA computes anyway; XLA shares only part of the
-repetition (measured: AgA's PPO update on Cleanup 9% slower with diagnostics, benchmarks/RESULTS.md).
+Cost: ξ, ξ_c and one Hessian-vector product, the derivatives AgA computes anyway. Called inside
+`reuse_derivatives()` right after a method that computed them (AgA; the RL trainer does this), it reuses them and
+adds only the inner products; otherwise it computes its own.
 """
 
 from __future__ import annotations

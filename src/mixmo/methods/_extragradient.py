@@ -30,7 +30,7 @@ def extragradient(lr: float) -> GameMethod:
         ahead = jax.tree.map(lambda w, g: w - lr * g, params, xi)
         return simultaneous_gradient(losses_fn, ahead)
 
-    return stateless(direction)
+    return stateless(direction, joint=True)
 
 
 class OptimisticState(NamedTuple):
@@ -51,4 +51,4 @@ def optimistic() -> GameMethod:
         previous = jax.tree.map(lambda h, g: jnp.where(state.started, h, g), state.previous, xi)
         return jax.tree.map(lambda g, h: 2 * g - h, xi, previous), OptimisticState(xi, jnp.array(True))
 
-    return GameMethod(init, update)
+    return GameMethod(init, update, joint=True)

@@ -41,4 +41,4 @@ def sga(lam: float, eps: float = 0.1, align: bool = True) -> GameMethod:
             weight = lam
         return jax.tree.map(lambda x, a: x + weight * a, xi, at_xi)
 
-    return stateless(direction)
+    return stateless(direction, joint=True)

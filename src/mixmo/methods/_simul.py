@@ -19,9 +19,9 @@ def simul_ind() -> GameMethod:
         >>> [float(x) for x in direction]
         [2.0, 5.0]
     """
-    return stateless(simultaneous_gradient)
+    return stateless(simultaneous_gradient, joint=True)
 
 
 def simul_co() -> GameMethod:
     """Everyone descends the collective loss l_c = sum_i l_i: direction xi_c = grad_w l_c."""
-    return stateless(collective_gradient)
+    return stateless(collective_gradient, joint=True)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from mixmo.game import StructuredLosses
-from mixmo.methods import GameMethod, diagnostics
+from mixmo.methods import GameMethod, diagnostics, reuse_derivatives
 from mixmo.rl._batching import stack, unstack
 from mixmo.rl._cnn import critic_outputs
 from mixmo.rl._gru import masked_logits
@@ -62,13 +62,14 @@ def _surrogate(surrogate: Callable | float) -> Callable:
     return lambda lp, old, adv: clipped_surrogate(lp, old, adv, surrogate)
 
 
-def replayed_terms(policy, policy_params: tuple, inputs, surrogate: Callable | float, ent_coef: float):
-    """`policy_terms` of the players' params on a minibatch's `PolicyInputs` (`mixmo.rl._layouts`), the logits
-    replayed by `policy` (`mixmo.rl._policies`): what the trainer's `learn_minibatch` differentiates.
+def replayed_terms(policy, stacked_params, inputs, surrogate: Callable | float, ent_coef: float):
+    """`policy_terms` of the agents' policy params (stacked on a leading agent axis) on a minibatch's
+    `PolicyInputs` (`mixmo.rl._layouts`), the logits replayed by `policy` (`mixmo.rl._policies`): what the
+    trainer's `learn_minibatch` differentiates.
 
     `surrogate`: a config's `surrogate`, or a number: PPO's clip epsilon (`clipped_surrogate`).
     """
-    logits = policy.replay(stack(policy_params), inputs.obs, inputs.first, inputs.carry)
+    logits = policy.replay(stacked_params, inputs.obs, inputs.first, inputs.carry)
     return policy_terms(logits, inputs.mask, inputs.action, inputs.log_prob, inputs.advantage,
                         inputs.collective_advantage, _surrogate(surrogate), ent_coef)
 
@@ -81,7 +82,8 @@ def policy_losses(policy_params: tuple, mb: Minibatch, surrogate: Callable | flo
         mb: the minibatch; advantages already normalised where the algorithm does.
         surrogate: a config's `surrogate`, or a number: PPO's clip epsilon (`clipped_surrogate`).
     """
-    return replayed_terms(FeedForwardPolicy(), policy_params, SampleLayout.policy_inputs(mb), surrogate, ent_coef)
+    return replayed_terms(FeedForwardPolicy(), stack(policy_params), SampleLayout.policy_inputs(mb), surrogate,
+                          ent_coef)
 
 
 def critic_loss(critic: MLP, mb: Minibatch, value_loss: Callable | float):
@@ -100,6 +102,13 @@ def critic_loss(critic: MLP, mb: Minibatch, value_loss: Callable | float):
     return loss, loss
 
 
+def method_params(method: GameMethod, stacked, n: int) -> tuple:
+    """The `n` players' policy params (stacked on a leading axis) as `method` takes them: a tuple of `n`
+    per-player pytrees, or for a `joint` method ONE player holding them all stacked (`GameMethod.joint`: the
+    same direction, differentiated through the vmapped policies at once instead of player by player)."""
+    return (stacked,) if method.joint else unstack(stacked, n)
+
+
 def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_optimizer, critic_optimizer,
                 diagnose: bool = False):
     """One policy step through `method` and one critic step; shared by the feed-forward and recurrent trainers.
@@ -107,8 +116,8 @@ def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_o
     Args:
         state: a train state with `policy`, `critic`, `policy_opt`, `critic_opt`, `method_state` (stacked on a
             leading axis of `n` players: the agents, or 1 for a policy shared by all).
-        terms: `params -> (individual (n,), collective, (entropy (agents,), approx_kl (agents,)))` for the `n`
-            players' params.
+        terms: `stacked params -> (individual (n,), collective, (entropy (agents,), approx_kl (agents,)))` for
+            the `n` players' params stacked on a leading axis.
         critic_grads: `critic -> (gradients, value loss)`.
         policy_optimizer, critic_optimizer: per-player optax transformations (vmapped over the leading axis).
             `critic_optimizer` None: `state.policy` is one actor-critic module per player (`PPOConfig.network`
@@ -120,12 +129,15 @@ def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_o
     Returns:
         `(state, MinibatchInfo)`.
     """
-    losses = StructuredLosses(individual=lambda p: terms(p)[0], collective=lambda p: terms(p)[1], separable=True)
-    params = unstack(state.policy, n)
-    individual, collective, (entropy, approx_kl) = terms(params)
-    direction, method_state = method.update(losses, params, state.method_state)
-    checks = diagnostics(losses, params, direction) if diagnose else None
-    direction = stack(direction)
+    stacked = (lambda p: p[0]) if method.joint else stack  # the method's players -> the stacked params
+    losses = StructuredLosses(individual=lambda p: terms(stacked(p))[0], collective=lambda p: terms(stacked(p))[1],
+                              separable=True)
+    params = method_params(method, state.policy, n)
+    individual, collective, (entropy, approx_kl) = terms(state.policy)
+    with reuse_derivatives():  # the diagnostics' ξ, ξ_c, H_c ξ_c: those the method computed, where it did
+        direction, method_state = method.update(losses, params, state.method_state)
+        checks = diagnostics(losses, params, direction) if diagnose else None
+    direction = stacked(direction)
     if critic_optimizer is None:  # one actor-critic module: the value gradient joins the direction
         grads, value_loss = critic_grads(state.policy)
         total = jax.tree.map(jnp.add, direction, grads)

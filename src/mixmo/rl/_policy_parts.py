@@ -71,7 +71,7 @@ def head_only(method: GameMethod) -> GameMethod:
         trunk_direction, _ = plain.update(losses, params, plain.init(params))
         return tuple(_with_head(t, h) for t, h in zip(trunk_direction, head_direction)), state
 
-    return GameMethod(init, update)
+    return GameMethod(init, update, joint=method.joint)  # heads and trunks keep the players' leading axes
 
 
 def fairness_rewards(rewards: jax.Array, alpha: float, axis: int) -> jax.Array:

@@ -53,6 +53,7 @@ from mixmo.rl._ppo import PPOConfig
 from mixmo.rl._reward import RewardTransform, identity
 from mixmo.rl._train_state import TrainState
 from mixmo.rl._ac_step import replayed_terms
+from mixmo.rl._batching import stack
 from mixmo.rl._trainer import Trainer, check_trainer_args
 
 RecurrentTrainState = TrainState
@@ -96,7 +97,7 @@ def recurrent_policy_losses(policy_params: tuple, seq: Sequences, clip: float, e
     available actions). `policy_params` holds one policy per agent or one shared by all (parameter sharing;
     `mixmo.rl.shared_terms` then makes them the one player's losses).
     """
-    return replayed_terms(RecurrentPolicy(seq.h0.hidden.shape[-1]), policy_params, SequenceLayout.policy_inputs(seq),
+    return replayed_terms(RecurrentPolicy(seq.h0.hidden.shape[-1]), stack(policy_params), SequenceLayout.policy_inputs(seq),
                           clip, ent_coef)
 
 

@@ -21,7 +21,8 @@ One update (`Trainer.update`):
    l_i = the config's policy surrogate with its own advantages - ent_coef * entropy_i, and the collective
    loss is l_c = Σ_i (surrogate with the collective advantage - ent_coef * entropy_i). The policy direction
    is `method.update(StructuredLosses(individual=l, collective=l_c, separable=True), params)` with the
-   stacked policy parameters unstacked into a tuple of per-agent pytrees, so Simul-Ind is IPPO (or
+   stacked policy parameters unstacked into a tuple of per-agent pytrees (or, for a `joint` method, passed
+   stacked as one player: the same direction, smaller programs; `GameMethod.joint`), so Simul-Ind is IPPO (or
    independent A2C), Simul-Co every agent on the collective advantage, and CGA, SGA, AgA adjust exactly as
    on the differentiable games (through the GRU unrolls for recurrent policies). The direction goes through
    the config's per-agent optax optimiser; the critics descend the config's value loss with the same kind of
@@ -65,8 +66,8 @@ import jax.numpy as jnp
 from mixmo.envs import frame_stack
 from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl import _random
-from mixmo.rl._ac_step import critic_loss, mean_infos, method_step, replayed_terms, shared_terms
-from mixmo.rl._batching import batchify, unbatchify, unstack
+from mixmo.rl._ac_step import critic_loss, mean_infos, method_params, method_step, replayed_terms, shared_terms
+from mixmo.rl._batching import batchify, unbatchify
 from mixmo.rl._cnn import critic_outputs
 from mixmo.rl._env_view import EnvView
 from mixmo.rl._gru import masked_logits
@@ -156,7 +157,7 @@ class Trainer:
             critic=critic,
             policy_opt=jax.vmap(c.optimizer(c.lr).init)(policy),
             critic_opt=None if critic is None else jax.vmap(c.optimizer(c.critic_lr).init)(critic),
-            method_state=self.method.init(unstack(policy, players)),
+            method_state=self.method.init(method_params(self.method, policy, players)),
             env_state=env_state,
             obs=seen.obs,
             episode_returns=jnp.zeros((n, c.num_envs), jnp.float32),
