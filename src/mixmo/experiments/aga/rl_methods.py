@@ -98,9 +98,9 @@ class LineUp:
     sl: SLSettings = SLSettings()
     diagnostics: bool = True
     """Record the adjusted methods' diagnostics at every minibatch step (negative-sign fraction, cos(ξ̃, ξ),
-    cos(ξ̃, ξ_c), ‖ξ‖, ‖ξ_c‖, ‖H_c ξ_c‖; `mixmo.methods.diagnostics`). They recompute ξ, ξ_c and H_c ξ_c: about +9%
-    per AgA update on Cleanup, and a larger program to compile (AgA's segment: 3,468 -> 5,061 jaxpr equations on
-    Cleanup, 8,507 -> 12,373 on Selfish-MMM2). false: for compile-bound runs, e.g. a short GPU budget."""
+    cos(ξ̃, ξ_c), ‖ξ‖, ‖ξ_c‖, ‖H_c ξ_c‖; `mixmo.methods.diagnostics`). AgA's ξ, ξ_c and H_c ξ_c are reused
+    (`mixmo.methods.reuse_derivatives`): its segment grows 3,031 -> 3,243 jaxpr equations on Cleanup, 6,935 -> 7,291
+    on Selfish-MMM2; CGA's and SGA's diagnostics compute their own. false: leave them out."""
     known_methods = METHOD_IDS  # a class attribute, not a setting: an experiment may accept more
 
     def validate(self):
