@@ -102,11 +102,14 @@ def critic_loss(critic: MLP, mb: Minibatch, value_loss: Callable | float):
     return loss, loss
 
 
-def method_params(method: GameMethod, stacked, n: int) -> tuple:
-    """The `n` players' policy params (stacked on a leading axis) as `method` takes them: a tuple of `n`
-    per-player pytrees, or for a `joint` method ONE player holding them all stacked (`GameMethod.joint`: the
-    same direction, differentiated through the vmapped policies at once instead of player by player)."""
-    return (stacked,) if method.joint else unstack(stacked, n)
+def player_view(method: GameMethod, n: int) -> tuple[Callable, Callable]:
+    """`(to_players, to_stacked)`: the `n` players' policy params (stacked on a leading axis) as `method` takes
+    them, and back. A tuple of `n` per-player pytrees, or for a `joint` method ONE player holding them all
+    stacked (`GameMethod.joint`: the same direction, differentiated through the vmapped policies at once
+    instead of player by player)."""
+    if method.joint:
+        return lambda stacked: (stacked,), lambda players: players[0]
+    return lambda stacked: unstack(stacked, n), stack
 
 
 def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_optimizer, critic_optimizer,
@@ -129,15 +132,15 @@ def method_step(method: GameMethod, state, n: int, terms, critic_grads, policy_o
     Returns:
         `(state, MinibatchInfo)`.
     """
-    stacked = (lambda p: p[0]) if method.joint else stack  # the method's players -> the stacked params
-    losses = StructuredLosses(individual=lambda p: terms(stacked(p))[0], collective=lambda p: terms(stacked(p))[1],
-                              separable=True)
-    params = method_params(method, state.policy, n)
+    to_players, to_stacked = player_view(method, n)
+    losses = StructuredLosses(individual=lambda p: terms(to_stacked(p))[0],
+                              collective=lambda p: terms(to_stacked(p))[1], separable=True)
+    params = to_players(state.policy)
     individual, collective, (entropy, approx_kl) = terms(state.policy)
     with reuse_derivatives():  # the diagnostics' ξ, ξ_c, H_c ξ_c: those the method computed, where it did
         direction, method_state = method.update(losses, params, state.method_state)
         checks = diagnostics(losses, params, direction) if diagnose else None
-    direction = stacked(direction)
+    direction = to_stacked(direction)
     if critic_optimizer is None:  # one actor-critic module: the value gradient joins the direction
         grads, value_loss = critic_grads(state.policy)
         total = jax.tree.map(jnp.add, direction, grads)

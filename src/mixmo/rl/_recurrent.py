@@ -97,8 +97,8 @@ def recurrent_policy_losses(policy_params: tuple, seq: Sequences, clip: float, e
     available actions). `policy_params` holds one policy per agent or one shared by all (parameter sharing;
     `mixmo.rl.shared_terms` then makes them the one player's losses).
     """
-    return replayed_terms(RecurrentPolicy(seq.h0.hidden.shape[-1]), stack(policy_params), SequenceLayout.policy_inputs(seq),
-                          clip, ent_coef)
+    return replayed_terms(RecurrentPolicy(seq.h0.hidden.shape[-1]), stack(policy_params),
+                          SequenceLayout.policy_inputs(seq), clip, ent_coef)
 
 
 def make_recurrent_train(config: RecurrentConfig, env, method: GameMethod | None = None,

@@ -66,7 +66,7 @@ import jax.numpy as jnp
 from mixmo.envs import frame_stack
 from mixmo.methods import GameMethod, simul_ind
 from mixmo.rl import _random
-from mixmo.rl._ac_step import critic_loss, mean_infos, method_params, method_step, replayed_terms, shared_terms
+from mixmo.rl._ac_step import critic_loss, mean_infos, method_step, player_view, replayed_terms, shared_terms
 from mixmo.rl._batching import batchify, unbatchify
 from mixmo.rl._cnn import critic_outputs
 from mixmo.rl._env_view import EnvView
@@ -157,7 +157,7 @@ class Trainer:
             critic=critic,
             policy_opt=jax.vmap(c.optimizer(c.lr).init)(policy),
             critic_opt=None if critic is None else jax.vmap(c.optimizer(c.critic_lr).init)(critic),
-            method_state=self.method.init(method_params(self.method, policy, players)),
+            method_state=self.method.init(player_view(self.method, players)[0](policy)),
             env_state=env_state,
             obs=seen.obs,
             episode_returns=jnp.zeros((n, c.num_envs), jnp.float32),
