@@ -38,17 +38,22 @@ def median_seconds(fn, repeats: int) -> float:
 
 def train_speed(trainer, seeds: int, segment: int, repeats: int) -> tuple[float, float, float]:
     """`(seconds per update, env steps per second over all seeds, compile seconds)` of `segment` updates of a
-    `mixmo.rl` trainer compiled as one `jit(vmap(trainer.run))` call, the way `mixmo run` trains; the median of
-    `repeats` calls after compilation."""
-    states = jax.block_until_ready(jax.jit(jax.vmap(trainer.init))(jax.random.split(jax.random.key(0), seeds)))
-    start = time.perf_counter()
-    run = jax.jit(jax.vmap(lambda s: trainer.run(s, segment))).lower(states).compile()
-    compile_s = time.perf_counter() - start
+    `mixmo.rl` trainer, through the very programs `mixmo run` trains with (`mixmo.rl.segment_program`, kept on the
+    trainer, so a run of the same trainer afterwards compiles nothing); the median of `repeats` calls after the
+    first. Compile seconds: the first call's time (tracing, compiling, one segment) less a compiled call's."""
+    from mixmo import rl
+
+    states = jax.block_until_ready(rl.segment_program(trainer, 0)(jax.random.split(jax.random.key(0), seeds)))
+    run = rl.segment_program(trainer, segment)
     holder = {"states": states}
 
     def call():
         holder["states"], metrics = run(holder["states"])
         return metrics
 
-    seconds = median_seconds(call, repeats) / segment
-    return seconds, seeds * trainer.config.batch_steps / seconds, compile_s
+    start = time.perf_counter()
+    jax.block_until_ready(call())
+    first = time.perf_counter() - start
+    per_call = median_seconds(call, repeats)
+    seconds = per_call / segment
+    return seconds, seeds * trainer.config.batch_steps / seconds, max(first - per_call, 0.0)

@@ -179,10 +179,11 @@ def train_throughput(record: Record, clock: Clock, plans: list[dict], tiny: bool
     for preset in ([["smoke"]] if tiny else [[], ["paper"]]):
         config = cleanup.make_config(presets=preset)
         env = _env_for("aga-cleanup", config)
-        num_envs = fastest_num_envs(record, "cleanup", config.ppo.num_steps)
-        config = replace(config, ppo=replace(config.ppo, num_envs=num_envs,
-                                             total_steps=num_envs * config.ppo.num_steps * 1000))
-        # tiny: the smoke run's own programs (its seeds, one update per call), which the test suite compiles once
+        if not tiny:  # tiny: the smoke run's own trainers and programs (its seeds, one update per call)
+            num_envs = fastest_num_envs(record, "cleanup", config.ppo.num_steps)
+            config = replace(config, ppo=replace(config.ppo, num_envs=num_envs,
+                                                 total_steps=num_envs * config.ppo.num_steps * 1000))
+        num_envs = config.ppo.num_envs
         seeds, segment = (config.seeds, 1) if tiny else (1, 2)
         for label, method_id in (("IPPO", "simul-ind"), ("AgA", "aga")):
             clock.check(reserve=60)
@@ -224,14 +225,16 @@ def _trainer_config(config):
 
 
 def _env_for(name: str, config):
-    from mixmo import envs
+    """The environment instance the experiment's own run uses (`rl_common.environment`), so the run reuses the
+    trainers measured here."""
+    from mixmo.experiments.rl_common import environment
 
     if name in ("aga-cleanup", "aga-harvest"):
-        return envs.make(name.removeprefix("aga-"), num_agents=config.num_agents, max_steps=config.max_steps)
+        return environment(name.removeprefix("aga-"), num_agents=config.num_agents, max_steps=config.max_steps)
     if name == "aga-selfish-mmm2":
-        return envs.make("selfish_mmm2", max_steps=config.max_steps, death_penalty=config.death_penalty)
+        return environment("selfish_mmm2", max_steps=config.max_steps, death_penalty=config.death_penalty)
     options = {k: v for k, v in (("num_agents", config.num_agents), ("max_steps", config.max_steps)) if v}
-    return envs.make(name.removeprefix("d3c-").replace("-", "_"), **options)
+    return environment(name.removeprefix("d3c-").replace("-", "_"), **options)
 
 
 # --- c. paper-budget runs -------------------------------------------------------------------------------------

@@ -85,8 +85,7 @@ def test_failed_write_leaves_nothing_behind(capsys, tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
-    code, _, err = run_main(capsys, "run", "aga-public-goods", *TINY, "--set", "sensitivity=false",
-                            "--out", str(tmp_path / "r"))
+    code, _, err = run_main(capsys, "run", "d3c-bilinear", "--preset", "smoke", "--quiet", "--out", str(tmp_path / "r"))
     assert code == 1 and "No space left" in err
     assert list(tmp_path.iterdir()) == []
     assert mixmo.app.output  # imported module under test
@@ -128,10 +127,11 @@ def test_show_config_lists_settings(capsys):
 
 def test_console_script_smoke(tmp_path):
     out_dir = tmp_path / "smoke"
-    result = subprocess.run([sys.executable, "-m", "mixmo.app.cli", "run", "aga-public-goods", *TINY,
-                             "--set", "sensitivity=false", "--out", str(out_dir)], capture_output=True, text=True)
+    # the cheapest experiment (seconds): what is tested is the console entry point, not an experiment
+    result = subprocess.run([sys.executable, "-m", "mixmo.app.cli", "run", "d3c-bilinear", "--preset", "smoke",
+                             "--out", str(out_dir)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "AgA" in result.stdout  # the terminal table
+    assert "D3C" in result.stdout and "frac_other" in result.stdout  # the terminal table
     assert (out_dir / "report.md").exists() and not list(tmp_path.glob(".*partial*"))
     bad = subprocess.run([sys.executable, "-m", "mixmo.app.cli", "run", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("mixmo: error: unknown experiment")

@@ -17,6 +17,15 @@ def tiny_batch(config, env):
     return state, traj, jax.jit(trainer.advantages)(state, traj)
 
 
+def fresh_trainers(monkeypatch) -> None:
+    """For tests that patch a trainer builder: the experiments' trainer reuse (`rl_common.TRAINERS`) starts empty
+    for the test and forgets what it built when the test ends, so no patched trainer outlives the test and no
+    trainer built before it escapes the patch."""
+    from mixmo.experiments import rl_common
+
+    monkeypatch.setattr(rl_common, "TRAINERS", type(rl_common.TRAINERS)())
+
+
 def poison_update(monkeypatch, update: int) -> None:
     """Fault injection for NaN-stop tests: every trainer `mixmo.rl.make_train` builds while the test runs steps a
     NaN policy direction from update `update` (1-based) on. A `GameMethod` wrapper that counts its calls (one per
@@ -45,4 +54,5 @@ def poison_update(monkeypatch, update: int) -> None:
         steps = config.update_epochs * config.num_minibatches
         return real(config, env, poisoned(method or simul_ind(), steps), *args, **kwargs)
 
+    fresh_trainers(monkeypatch)
     monkeypatch.setattr(rl, "make_train", make_train)

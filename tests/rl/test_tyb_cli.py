@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rl_helpers import fresh_trainers
 from mixmo.app.cli import main
 from mixmo.experiments.d3c import tyb as d3c_tyb
 
@@ -149,6 +150,7 @@ def test_interrupt_then_resume_is_bit_identical_and_nan_stops(capsys, tmp_path, 
     def poisoned(*args, **kwargs):
         return Poisoned(real_make(*args, **kwargs))
 
+    fresh_trainers(monkeypatch)
     monkeypatch.setattr(d3c_tyb.rl, "make_reinforce", poisoned)
     code, _, err = run(capsys, *settings, "--out", str(tmp_path / "nan"))
     assert code == 1

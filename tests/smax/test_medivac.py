@@ -2,7 +2,6 @@
 never out of range, never deals damage (SMAClite's figures: 9 HP/s, 3 HP per energy, range 4)."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

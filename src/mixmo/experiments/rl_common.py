@@ -1,9 +1,11 @@
-"""Pieces shared by the RL experiments (`aga.ssd`, `aga.selfish_mmm2`, `d3c.rl`): the run settings, training runs
-through `mixmo.rl.train_segments` with checkpoints, resume, loggers and progress; per-update logging;
-end-of-training window means."""
+"""Pieces shared by the RL experiments (`aga.ssd`, `aga.selfish_mmm2`, `d3c.rl`, `d3c.tyb`): the run settings,
+training runs through `mixmo.rl.train_segments` with checkpoints, resume, loggers and progress; per-update logging;
+end-of-training window means; trainers reused within a process."""
 
 from __future__ import annotations
 
+import collections
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mixmo import config as config_tree
-from mixmo import metrics, rl
+from mixmo import envs, metrics, rl
 from mixmo.config import ConfigError
 
 
@@ -45,6 +47,49 @@ class RunSettings:
             raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}.")
         if not 0 < self.window <= 1:
             raise ValueError(f"window must be in (0, 1], got {self.window}.")
+
+
+# --- reuse within a process -----------------------------------------------------------------------------------
+# An RL run's cost at small budgets is mostly tracing and compiling its trainers (seconds each). A run repeated in
+# the same process (a resumed run, `mixmo reproduce` after a benchmark of the same set-up, a notebook) gets the
+# same environment instance and the same trainer objects back, and with them the programs `train_segments` keeps
+# on each trainer: nothing is traced or compiled again. Environments and trainers are immutable, so sharing them
+# is safe; the key is everything a trainer is built from (the experiment's config, the run id, the environment).
+
+TRAINERS: collections.OrderedDict = collections.OrderedDict()
+"""The most recently built trainers, `(make_trainer, run id, config, env) -> trainer`, at most `KEEP`. Clear it to
+build afresh; a test that patches a builder gives itself an empty one (`monkeypatch.setattr`)."""
+KEEP = 32
+
+
+@functools.lru_cache(maxsize=KEEP)
+def environment(name: str, **options) -> object:
+    """`mixmo.envs.make(name, **options)`, one instance per (name, options) in this process (option values must be
+    hashable), so the trainers built on it can be reused (`reused`)."""
+    return envs.make(name, **options)
+
+
+def reused(make_trainer: Callable) -> Callable:
+    """Decorate an experiment's `make_trainer(run_id, config, env)` so an equal (run id, config, environment
+    instance) gives back the trainer built before (`TRAINERS`), with its compiled programs. Unhashable configs are
+    built afresh every time."""
+
+    @functools.wraps(make_trainer)
+    def build(run_id: str, config, env):
+        try:
+            key = (make_trainer, run_id, config, env)
+            hash(key)
+        except TypeError:
+            return make_trainer(run_id, config, env)
+        if key in TRAINERS:
+            TRAINERS.move_to_end(key)
+            return TRAINERS[key]
+        trainer = TRAINERS[key] = make_trainer(run_id, config, env)
+        while len(TRAINERS) > KEEP:
+            TRAINERS.popitem(last=False)
+        return trainer
+
+    return build
 
 
 def open_loggers(context: rl.RunContext, group: str) -> list:

@@ -58,6 +58,7 @@ from mixmo.rl._driver import NonFiniteError as NonFiniteError
 from mixmo.rl._driver import RunContext as RunContext
 from mixmo.rl._driver import TrainingInterrupted as TrainingInterrupted
 from mixmo.rl._driver import metrics_to_numpy as metrics_to_numpy
+from mixmo.rl._driver import segment_program as segment_program
 from mixmo.rl._driver import train_segments as train_segments
 from mixmo.rl._loggers import LOGGERS as LOGGERS
 from mixmo.rl._loggers import LoggerUnavailable as LoggerUnavailable

@@ -122,6 +122,18 @@ class _InterruptGuard:
         return False
 
 
+def segment_program(trainer, updates: int) -> Callable:
+    """`jit(vmap(trainer.init))` (`updates` 0) or `jit(vmap(trainer.run(·, updates)))`: the programs
+    `train_segments` calls, made once per trainer object and kept on it (`trainer._cache`, where it has one), so
+    training the same trainer again (a resumed or repeated run in the same process) traces and compiles nothing
+    new."""
+    programs = getattr(trainer, "_cache", {}).setdefault("segment_programs", {})
+    if updates not in programs:
+        programs[updates] = jax.jit(jax.vmap(trainer.init if updates == 0 else
+                                             lambda state: trainer.run(state, updates)))
+    return programs[updates]
+
+
 def train_segments(
     trainer: Trainer,
     keys: jax.Array,
@@ -159,7 +171,7 @@ def train_segments(
         raise ValueError(f"segment must be >= 1, got {segment}.")
     total = trainer.config.num_updates
     batch = getattr(trainer.config, "batch_steps", None)  # environment steps per update, where fixed
-    states = jax.jit(jax.vmap(trainer.init))(keys)
+    states = segment_program(trainer, 0)(keys)
     done, history = 0, {}
     meta = {"label": label, "num_updates": total, "segment": segment, "seeds": int(keys.shape[0])}
     if resume and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
@@ -174,14 +186,11 @@ def train_segments(
     elif checkpoint_dir is not None:
         save_checkpoint(checkpoint_dir, states, {**meta, "updates": 0}, {})
     history = {k: [v] for k, v in history.items()}
-    runners = {}
     with _InterruptGuard() as guard:
         while done < total:
             n = min(segment, total - done)
-            if n not in runners:
-                runners[n] = jax.jit(jax.vmap(lambda s, n=n: trainer.run(s, n)))
             start = time.perf_counter()
-            new_states, metrics = runners[n](states)
+            new_states, metrics = segment_program(trainer, n)(states)
             metrics = metrics_to_numpy(jax.device_get(metrics))
             # wall time per update (compilation included), kept with the metrics so a resumed run reports the
             # whole run's time

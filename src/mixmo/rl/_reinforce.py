@@ -43,7 +43,7 @@ References: Williams 1992 (REINFORCE); Sutton & Barto 2018 §9.3 (semi-gradient 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -218,6 +218,7 @@ class ReinforceTrainer:
     starts: Callable[[jax.Array, int], Any]
     outcomes: Callable[[dict[str, jax.Array]], dict[str, jax.Array]] | None = None
     env_params: Any = None
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)  # compiled programs (`train_segments`)
 
     @property
     def n_agents(self) -> int:

@@ -104,7 +104,7 @@ class Trainer:
     shared: bool = False
     collective_reward: Callable | None = None
     diagnose: bool = False
-    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)  # stat names; compiled programs (`train_segments`)
 
     def __post_init__(self):
         if self.view is None:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from mixmo import envs, rl
+from mixmo import rl
 from mixmo.config import Cited
 from mixmo.experiments import common, rl_common, verdicts
 from mixmo.experiments.aga.rl_methods import AgASettings, LineUp, build, diagnosed, runs
@@ -118,6 +118,7 @@ def _per_agent(policy, n: int):
     return jax.tree.map(lambda x: jnp.broadcast_to(x, (n,) + x.shape[1:]), policy)
 
 
+@rl_common.reused
 def make_trainer(run_id: str, config: SMAXConfig, env) -> rl.Trainer:
     """The trainer of one run, as the experiment trains it (the benchmarks build it here too)."""
     method, reward = build(run_id, config)
@@ -127,7 +128,7 @@ def make_trainer(run_id: str, config: SMAXConfig, env) -> rl.Trainer:
 
 def _run(config: SMAXConfig, progress, context: rl.RunContext | None) -> Results:
     context = context or rl.RunContext()
-    env = envs.make("selfish_mmm2", max_steps=config.max_steps, death_penalty=config.death_penalty)
+    env = rl_common.environment("selfish_mmm2", max_steps=config.max_steps, death_penalty=config.death_penalty)
     all_runs = runs(config)
     first = recurrent_config(config, all_runs[0][0])
     run_dir = context.run_dir

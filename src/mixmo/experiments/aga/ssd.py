@@ -80,7 +80,7 @@ class SSDConfig(LineUp):
 
 def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunContext | None) -> Results:
     context = context or rl.RunContext()
-    env = envs.make(env_name, num_agents=config.num_agents, max_steps=config.max_steps)
+    env = rl_common.environment(env_name, num_agents=config.num_agents, max_steps=config.max_steps)
     ppo = config.ppo
     all_runs = runs(config)
     run_dir = context.run_dir
@@ -113,6 +113,7 @@ def _run_experiment(env_name: str, config: SSDConfig, progress, context: rl.RunC
     )
 
 
+@rl_common.reused
 def make_trainer(run_id: str, config: SSDConfig, env) -> rl.Trainer:
     """The trainer of one run (e.g. "aga", "aga@1"), as the experiment trains it (the benchmarks build it here too):
     its method or shaping, sharing for every method but Simul-Ind, §5.2's collective reward for CGA and AgA,

@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from mixmo import envs, methods, rl
+from mixmo import methods, rl
 from mixmo.experiments import common, rl_common
 from mixmo.experiments.registry import Results, register
 from mixmo.experiments.rl_common import RunSettings
@@ -100,9 +100,10 @@ def mixer(method: str, config: D3CRLExperimentConfig) -> rl.RewardMixer:
 
 def make_env(spec: EnvSpec, config: D3CRLExperimentConfig):
     options = {k: v for k, v in (("num_agents", config.num_agents), ("max_steps", config.max_steps)) if v}
-    return envs.make(spec.env, **options)
+    return rl_common.environment(spec.env, **options)
 
 
+@rl_common.reused
 def make_trainer(method: str, config: D3CRLExperimentConfig, env) -> rl.Trainer:
     """The A2C trainer of one method (its reward mixer), as the experiment trains it (the benchmarks too)."""
     return rl.make_train(config.a2c, env, methods.simul_ind(), reward=mixer(method, config))

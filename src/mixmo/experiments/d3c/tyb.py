@@ -27,8 +27,8 @@ import numpy as np
 import pandas as pd
 
 from mixmo import config as config_tree
-from mixmo import envs, rl
-from mixmo.experiments import common, verdicts
+from mixmo import rl
+from mixmo.experiments import common, rl_common, verdicts
 from mixmo.experiments.d3c import game_runs
 from mixmo.experiments.d3c import tyb_report as report
 from mixmo.experiments.d3c.tyb_report import (COOPERATIVE_RUN, MAX_TOTAL_RETURN, MEDIAN_ATOL, MEDIAN_CLOSE_ATOL,
@@ -156,12 +156,18 @@ def _per_update(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+@rl_common.reused
+def make_trainer(method: str, config: TYBConfig, env) -> rl.ReinforceTrainer:
+    """The REINFORCE trainer of one method (its mixer), with the batch's fixed starts."""
+    return rl.make_reinforce(config.reinforce, env, mixer(method, config),
+                             starts=batch_starts(env, config.reinforce.episodes),
+                             outcomes=outcomes(config.reinforce.episodes))
+
+
 def train(method: str, config: TYBConfig, progress_tick, context: rl.RunContext) -> dict[str, np.ndarray]:
     """All seeds of one method vmapped, through `rl.train_segments` (`checkpoint_every` updates per compiled
     segment; checkpoints in `run_dir/checkpoints/<method>` for --resume; NaN stop). Returns `_per_update` arrays."""
-    env = envs.make("trust_your_brother")
-    trainer = rl.make_reinforce(config.reinforce, env, mixer(method, config),
-                                starts=batch_starts(env, config.reinforce.episodes), outcomes=outcomes(config.reinforce.episodes))
+    trainer = make_trainer(method, config, rl_common.environment("trust_your_brother"))
     keys = jax.random.split(jax.random.key(config.seed), config.seeds)
     checkpoint = context.run_dir / "checkpoints" / method if context.run_dir is not None else None
     _, metrics = rl.train_segments(trainer, keys, label=f"trust_your_brother {method}", segment=config.checkpoint_every,
