@@ -31,14 +31,19 @@ os.environ.setdefault("MIXMO_COMPILE_CACHE_DIR", str(CACHE))  # the command line
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+jax.config.update("jax_disable_most_optimizations", True)  # set here, so module and session fixtures compile so too
+
+
 @pytest.fixture(autouse=True)
-def _fast_compile(request):
-    saved = jax.config.read("jax_disable_most_optimizations")
-    jax.config.update("jax_disable_most_optimizations", request.node.get_closest_marker("exact_xla") is None)
+def _exact_xla(request):
+    if request.node.get_closest_marker("exact_xla") is None:
+        yield
+        return
+    jax.config.update("jax_disable_most_optimizations", False)
     try:
         yield
     finally:
-        jax.config.update("jax_disable_most_optimizations", saved)
+        jax.config.update("jax_disable_most_optimizations", True)
 
 
 @pytest.fixture(autouse=True)
