@@ -86,3 +86,22 @@ def test_nan_stops_with_one_line(capsys, tmp_path, monkeypatch):
     (line,) = err.strip().splitlines()
     assert "d3c" in line and "policy update direction" in line and "update 2" in line
     assert json.loads((tmp_path / "checkpoints" / "d3c" / "meta.json").read_text())["updates"] == 1
+
+
+def test_a_configuration_run_again_in_the_same_process_compiles_nothing(capsys, tmp_path, caplog):
+    """`rl_common.reused` and `rl.segment_program`: the second run gets the first run's trainers back with their
+    programs, so JAX compiles nothing (not even from its persistent cache) and the results are the same bytes. (After
+    the smoke run of tests/core/test_reproduce.py on this worker, the first run here compiles nothing either.)"""
+    import logging
+
+    import jax
+
+    for name in ("first", "again"):
+        caplog.clear()
+        with jax.log_compiles(True), caplog.at_level(logging.WARNING, logger="jax"):
+            code, _, err = run(capsys, "d3c-coins", *SMOKE, "--out", str(tmp_path / name))
+        assert code == 0, err
+    compiled = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Compiling ")]
+    assert compiled == []
+    for name in ("metrics.csv", "summary.json"):
+        assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
