@@ -6,13 +6,15 @@
   command line's (`MIXMO_COMPILE_CACHE_DIR`), so programs compiled by several tests, by both pytest-xdist
   workers or by an earlier run compile once.
 - Tests are spread over the pytest-xdist workers file by file (`pytest_xdist_make_scheduler` below), but the
-  files in `SHARED_PROGRAMS` run on one worker, in collection order: `mixmo reproduce all --budget smoke`
-  compiles every experiment's smoke programs first, and the command-line runs that use the same presets load
-  them from the compilation cache instead of compiling them again on the other worker.
+  files in `SHARED_PROGRAMS` run on one worker, in collection order: `gpu_run.py --tiny` and `mixmo reproduce all
+  --budget smoke` build every RL experiment's smoke trainers, and the later runs of the same configurations in
+  that process get those trainers back with their compiled programs (`rl_common.reused`) instead of compiling
+  them again on the other worker.
 - XLA's optimisations are off (`jax_disable_most_optimizations`): compilation dominates the suite and takes about
   half as long, with the same results up to rounding (every test's tolerance allows for it). A test whose check
   is bit-exact where rounding could differ (a fixed point reached exactly) is marked `exact_xla` and compiles with
-  them on. (The flag is not part of JAX's in-memory cache keys, so such a test builds its own programs.)
+  them on. (The flag is not part of JAX's in-memory cache keys: such a test must jit functions of its own, not
+  call ones another test has already compiled.)
 """
 
 import os
@@ -29,8 +31,6 @@ SHARED_PROGRAMS = ("tests/bench/test_gpu_run.py", "tests/core/test_reproduce.py"
 jax.config.update("jax_compilation_cache_dir", str(CACHE))
 os.environ.setdefault("MIXMO_COMPILE_CACHE_DIR", str(CACHE))  # the command line's cache, when tests call it
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-
-
 jax.config.update("jax_disable_most_optimizations", True)  # set here, so module and session fixtures compile so too
 
 
