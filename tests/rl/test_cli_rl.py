@@ -24,17 +24,19 @@ def run(capsys, *argv):
 HAVE_TENSORBOARD = importlib.util.find_spec("tensorboardX") is not None
 
 
-# The runs below use the smoke preset's programs (Simul-Ind and AgA, segments of one update), which
-# tests/core/test_reproduce.py compiles first on the same pytest-xdist worker (conftest.py's SHARED_PROGRAMS), so
-# they come from the compilation cache; the other methods' trainers are checked in test_rl_lineup.py.
+# The runs below use the smoke preset (Simul-Ind and AgA, segments of one update), which tests/core/test_reproduce.py
+# runs first on the same pytest-xdist worker (conftest.py's SHARED_PROGRAMS): its trainers come back compiled
+# (rl_common.reused) or its programs from the compilation cache; the other methods' trainers are checked in
+# test_rl_lineup.py.
 SMOKE = ["--preset", "smoke", "--quiet"]
 
 
 def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
     out_dir = tmp_path / "cleanup"
     logger = ["--logger", "tensorboard"] if HAVE_TENSORBOARD else []
-    code, out, err = run(capsys, "aga-cleanup", *SMOKE, "--set", "gif_steps=3", *logger, "--keep-checkpoints",
-                         "--out", str(out_dir))
+    # exactly the smoke preset: after the reproduce run on this worker, its trainers come back compiled
+    # (rl_common.reused); the trained agents' GIF is checked on the Harvest run below
+    code, out, err = run(capsys, "aga-cleanup", *SMOKE, *logger, "--keep-checkpoints", "--out", str(out_dir))
     assert code == 0, err
     assert "AgA" in out
     summary = json.loads((out_dir / "summary.json").read_text())
@@ -50,7 +52,6 @@ def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
     assert len(curves) == 2 * 2 * 2  # methods x seeds x updates
     assert curves.env_steps.max() == 32
     assert (out_dir / "training_curves.png").stat().st_size > 10_000
-    assert (out_dir / "cleanup_aga.gif").read_bytes()[:6] == b"GIF89a"
     report = (out_dir / "report.md").read_text()
     assert "105.15" in report and "Set-up, beside the paper" in report and "App. E.1" in report
     meta = json.loads((out_dir / "checkpoints" / "aga" / "meta.json").read_text())  # --keep-checkpoints
@@ -63,7 +64,7 @@ def test_cleanup_end_to_end_with_tensorboard(capsys, tmp_path):
 
 
 def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
-    settings = [*SMOKE, "--set", "ppo.total_steps=48"]
+    settings = [*SMOKE, "--set", "ppo.total_steps=48", "--set", "gif_steps=3"]
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     code, _, err = run(capsys, "aga-harvest", *settings, "--out", str(whole))
     assert code == 0, err
@@ -75,6 +76,7 @@ def test_interrupt_then_resume_is_bit_identical(capsys, tmp_path, monkeypatch):
                 "beams_fired", "apples_eaten"} <= set(row)
         assert "cleaning_actions" not in row  # Harvest has no cleaning
     assert "33.55" in (whole / "report.md").read_text()
+    assert (whole / "harvest_aga.gif").read_bytes()[:6] == b"GIF89a"  # the trained agents, after training
 
     saves = []
     real_save = _driver.save_checkpoint
