@@ -25,9 +25,11 @@ def machine() -> str:
     return f"{platform.processor() or platform.machine()}, {device.platform} ({device.device_kind}), jax {jax.__version__}"
 
 
-def median_seconds(fn, repeats: int) -> float:
-    """Median wall time of `fn()` (blocked until ready) over `repeats` calls, after one warm-up call."""
-    jax.block_until_ready(fn())
+def median_seconds(fn, repeats: int, warm_up: bool = True) -> float:
+    """Median wall time of `fn()` (blocked until ready) over `repeats` calls, after one warm-up call (`warm_up`
+    False: the caller has made it)."""
+    if warm_up:
+        jax.block_until_ready(fn())
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -54,6 +56,6 @@ def train_speed(trainer, seeds: int, segment: int, repeats: int) -> tuple[float,
     start = time.perf_counter()
     jax.block_until_ready(call())
     first = time.perf_counter() - start
-    per_call = median_seconds(call, repeats)
+    per_call = median_seconds(call, repeats, warm_up=False)  # the first call was the warm-up
     seconds = per_call / segment
     return seconds, seeds * trainer.config.batch_steps / seconds, max(first - per_call, 0.0)

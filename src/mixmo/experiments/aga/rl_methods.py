@@ -99,8 +99,8 @@ class LineUp:
     diagnostics: bool = True
     """Record the adjusted methods' diagnostics at every minibatch step (negative-sign fraction, cos(ξ̃, ξ),
     cos(ξ̃, ξ_c), ‖ξ‖, ‖ξ_c‖, ‖H_c ξ_c‖; `mixmo.methods.diagnostics`). AgA's ξ, ξ_c and H_c ξ_c are reused
-    (`mixmo.methods.reuse_derivatives`): its segment grows 3,031 -> 3,243 jaxpr equations on Cleanup, 6,935 -> 7,291
-    on Selfish-MMM2; CGA's and SGA's diagnostics compute their own. false: leave them out."""
+    (`mixmo.methods.reuse_derivatives`): its segment grows 3,031 -> 3,243 jaxpr equations on Cleanup,
+    6,935 -> 7,291 on Selfish-MMM2; CGA's and SGA's diagnostics compute their own. false: leave them out."""
     known_methods = METHOD_IDS  # a class attribute, not a setting: an experiment may accept more
 
     def validate(self):
