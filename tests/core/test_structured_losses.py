@@ -1,6 +1,8 @@
 """`StructuredLosses`: separable individual losses and an explicit collective loss (the RL case), against dense
 float64 references, and against the same game given as a plain losses function."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,18 +29,27 @@ def structured_game(key):
     return params, individual, collective
 
 
-@pytest.fixture(params=[0, 1])
-def case(request):
+@functools.cache
+def dense_case(seed):
+    """The game of `seed` and its dense float64 derivatives, computed once per seed (in one program: op by op,
+    the dense Hessian's operations would compile one by one)."""
     with jax.enable_x64(True):
-        params, individual, collective = structured_game(jax.random.key(request.param))
+        params, individual, collective = structured_game(jax.random.key(seed))
         x, unravel = ravel_pytree(params)
         sizes = [ravel_pytree(p)[0].shape[0] for p in params]
         owner = np.repeat(np.arange(3), sizes)
         f = lambda y: individual(unravel(y))
         xi_fn = lambda y: jax.jacfwd(f)(y)[owner, np.arange(x.shape[0])]
-        dense = {"xi": xi_fn(x), "xi_c": jax.grad(lambda y: collective(unravel(y)))(x),
-                 "h_c": jax.hessian(lambda y: collective(unravel(y)))(x), "jac": jax.jacfwd(xi_fn)(x)}
-        yield params, individual, collective, {k: np.asarray(v) for k, v in dense.items()}
+        dense = jax.jit(lambda y: {"xi": xi_fn(y), "xi_c": jax.grad(lambda z: collective(unravel(z)))(y),
+                                   "h_c": jax.hessian(lambda z: collective(unravel(z)))(y),
+                                   "jac": jax.jacfwd(xi_fn)(y)})(x)
+        return params, individual, collective, {k: np.asarray(v) for k, v in dense.items()}
+
+
+@pytest.fixture(params=[0, 1])
+def case(request):
+    with jax.enable_x64(True):
+        yield dense_case(request.param)
 
 
 def direction(method, losses, params):

@@ -86,8 +86,9 @@ def test_head_only_aga_steps_the_trunk_like_ppo_and_the_head_like_aga():
         mb = _tiny_minibatch(jax.random.key(5))
         net = jax.tree.map(lambda x: x.astype(jnp.float64), rl.mlp(jax.random.key(6), (OBS, 5, ACTIONS), 1.0, "tanh"))
         game, lam = _shared_game(net, mb), 2.0
-        (direction,), _ = rl.head_only(methods.aga(lam)).update(game, (net,), ())
-        (plain,), _ = methods.simul_ind().update(game, (net,), ())
+        # jitted: op by op, each of the hundreds of operations of these derivatives would compile on its own
+        (direction,), _ = jax.jit(lambda n: rl.head_only(methods.aga(lam)).update(game, (n,), ()))(net)
+        (plain,), _ = jax.jit(lambda n: methods.simul_ind().update(game, (n,), ()))(net)
         # the trunk: plain PPO's gradient, exactly
         for got, want in zip(direction.weights[:-1] + direction.biases[:-1], plain.weights[:-1] + plain.biases[:-1]):
             np.testing.assert_array_equal(got, want)
@@ -100,8 +101,8 @@ def test_head_only_aga_steps_the_trunk_like_ppo_and_the_head_like_aga():
 
         own = lambda v: _reference_losses(with_head(v), mb)[0]  # noqa: E731
         collective = lambda v: _reference_losses(with_head(v), mb)[1]  # noqa: E731
-        xi, xi_c, h = jax.grad(own)(head), jax.grad(collective)(head), None
-        h = jax.hessian(collective)(head) @ xi_c
+        xi, xi_c, h = jax.jit(lambda v: (jax.grad(own)(v), jax.grad(collective)(v),
+                                         jax.hessian(collective)(v) @ jax.grad(collective)(v)))(head)
         sign = 1.0 if (xi_c @ h) * (xi @ h + h @ h) >= 0 else -1.0
         got = ravel_pytree((direction.weights[-1], direction.biases[-1]))[0]
         np.testing.assert_allclose(got, xi_c + sign * lam * (xi + h), rtol=1e-9, atol=1e-12)
@@ -191,13 +192,17 @@ def test_diagnostics_match_their_definitions():
 
         params = (jnp.asarray(0.7), jnp.asarray(-0.4))
         direction = (jnp.asarray(0.3), jnp.asarray(-1.1))
-        d = methods.diagnostics(losses, params, direction)
+        d = jax.jit(methods.diagnostics, static_argnums=0)(losses, params, direction)  # jitted: one program
         v = jnp.stack(params)
         f = lambda v: losses((v[0], v[1]))  # noqa: E731
-        jac = jax.jacobian(f)(v)
-        xi = jnp.array([jac[0, 0], jac[1, 1]])
-        xi_c = jac.sum(axis=0)
-        h = jax.hessian(lambda v: jnp.sum(f(v)))(v) @ xi_c
+
+        @jax.jit
+        def reference(v):
+            jac = jax.jacobian(f)(v)
+            xi_c = jac.sum(axis=0)
+            return jnp.array([jac[0, 0], jac[1, 1]]), xi_c, jax.hessian(lambda v: jnp.sum(f(v)))(v) @ xi_c
+
+        xi, xi_c, h = reference(v)
         t = jnp.stack(direction)
         cos = lambda a, b: float(a @ b / jnp.linalg.norm(a) / jnp.linalg.norm(b))  # noqa: E731
         assert float(d.cos_xi) == pytest.approx(cos(t, xi))

@@ -116,10 +116,10 @@ def test_aga_with_lambda_zero_is_simul_co(env, rollout):
 def test_simul_ind_is_single_agent_ppo_per_agent(env, rollout):
     state, _, batch = rollout
     new = _step(env, mixmo.methods.simul_ind(), state, batch)
-    for i in range(2):
-        net = _agent(state.policy, i)
-        obs, action, old = batch.obs[i], batch.action[i], batch.log_prob[i]
-        adv = (batch.advantage[i] - jnp.mean(batch.advantage[i])) / (jnp.std(batch.advantage[i]) + 1e-8)
+
+    @jax.jit  # one program for both agents (op by op, each operation would compile on its own)
+    def single_agent_ppo(net, obs, action, old, advantage):
+        adv = (advantage - jnp.mean(advantage)) / (jnp.std(advantage) + 1e-8)
 
         def loss(net):
             log_probs = jax.nn.log_softmax(net(obs))
@@ -129,7 +129,11 @@ def test_simul_ind_is_single_agent_ppo_per_agent(env, rollout):
 
         opt = optax.chain(optax.clip_by_global_norm(CONFIG.max_grad_norm), optax.adam(CONFIG.lr))
         updates, _ = opt.update(jax.grad(loss)(net), opt.init(net), net)
-        want = optax.apply_updates(net, updates)
+        return optax.apply_updates(net, updates)
+
+    for i in range(2):
+        net = _agent(state.policy, i)
+        want = single_agent_ppo(net, batch.obs[i], batch.action[i], batch.log_prob[i], batch.advantage[i])
         for got, w, before in zip(jax.tree.leaves(_agent(new, i)), jax.tree.leaves(want), jax.tree.leaves(net)):
             np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
         assert not all(np.allclose(w, b) for w, b in zip(jax.tree.leaves(want), jax.tree.leaves(net)))

@@ -5,6 +5,7 @@ end-of-training window means; trainers reused within a process."""
 from __future__ import annotations
 
 import collections
+import dataclasses
 import functools
 import math
 from dataclasses import dataclass
@@ -60,6 +61,10 @@ TRAINERS: collections.OrderedDict = collections.OrderedDict()
 """The most recently built trainers, `(make_trainer, run id, config, env) -> trainer`, at most `KEEP`. Clear it to
 build afresh; a test that patches a builder gives itself an empty one (`monkeypatch.setattr`)."""
 KEEP = 32
+DRIVING_FIELDS = ("seeds", "run", "gif_steps")
+"""Fields of an RL experiment's config that say how its runs are driven and reported (the number of seeds vmapped,
+the PRNG seed, segments, the summary window, the GIF), not what a trainer is: `reused` builds a trainer from the
+config with these at their defaults, so runs that differ only here share their trainers."""
 
 
 @functools.lru_cache(maxsize=KEEP)
@@ -69,13 +74,22 @@ def environment(name: str, **options) -> object:
     return envs.make(name, **options)
 
 
+def trainer_part(config):
+    """`config` with its `DRIVING_FIELDS` at their defaults: all a trainer may be built from."""
+    defaults = {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(config) if f.name in DRIVING_FIELDS}
+    return dataclasses.replace(config, **defaults)
+
+
 def reused(make_trainer: Callable) -> Callable:
     """Decorate an experiment's `make_trainer(run_id, config, env)` so an equal (run id, config, environment
-    instance) gives back the trainer built before (`TRAINERS`), with its compiled programs. Unhashable configs are
-    built afresh every time."""
+    instance) gives back the trainer built before (`TRAINERS`), with its compiled programs. The config is compared,
+    and passed on, without its `DRIVING_FIELDS` (`trainer_part`): a builder cannot depend on them. Unhashable configs
+    are built afresh every time."""
 
     @functools.wraps(make_trainer)
     def build(run_id: str, config, env):
+        config = trainer_part(config)
         try:
             key = (make_trainer, run_id, config, env)
             hash(key)
