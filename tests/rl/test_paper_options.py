@@ -148,11 +148,11 @@ def test_target_kl_stops_where_a_plain_python_replay_of_stable_baselines3_stops(
     state = jax.jit(replay.init)(jax.random.key(0))
     key = jax.random.wrap_key_data(state.key)
     _, k_roll, k_epochs = jax.random.split(key, 3)
-    rolled, traj, _ = replay.rollout(state, k_roll)
-    batch = replay.advantages(rolled, traj)
+    rolled, traj, _ = jax.jit(replay.rollout)(state, k_roll)
+    batch = jax.jit(replay.advantages)(rolled, traj)
     learn = jax.jit(replay.learn_minibatch)
-    minibatches = [jax.tree.map(lambda x, i=i: x[i], replay._minibatches(k, batch))
-                   for k in jax.random.split(k_epochs, 4) for i in range(2)]
+    epochs = jax.jit(jax.vmap(replay._minibatches, in_axes=(0, None)))(jax.random.split(k_epochs, 4), batch)
+    minibatches = [jax.tree.map(lambda x, e=e, i=i: x[e, i], epochs) for e in range(4) for i in range(2)]
     kls, states, s = [], [], rolled
     for mb in minibatches:  # no stop: every step's pre-step KL, and the state before it
         states.append(s)

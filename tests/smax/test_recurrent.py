@@ -16,7 +16,8 @@ from mixmo.envs import make
 from mixmo.rl._batching import unstack
 from mixmo.rl._recurrent import recurrent_policy_losses
 
-CONFIG = rl.RecurrentConfig(total_steps=32, num_envs=4, num_steps=8, num_minibatches=2, update_epochs=2,
+# MaskedCoins episodes last 12 steps: with 8-step rollouts episodes end in the second of two updates
+CONFIG = rl.RecurrentConfig(total_steps=64, num_envs=4, num_steps=8, num_minibatches=2, update_epochs=2,
                             hidden=(8,), critic_hidden=(8,), gru_hidden=8, critic="central")
 
 
@@ -44,6 +45,23 @@ def test_aga_at_lambda_zero_updates_exactly_as_simul_co(env, simul_co):
     assert not np.allclose(np.asarray(fresh.w_out), np.asarray(state_aga.policy.w_out))
     np.testing.assert_allclose(np.asarray(metrics_co.collective_loss), np.asarray(metrics_aga.collective_loss),
                                rtol=1e-5, atol=1e-7)
+
+
+def test_selfish_mixing_is_bit_identical_to_no_mixing(env, simul_co):
+    _, plain_run = simul_co
+    key = jax.random.key(7)
+    plain_state, plain = plain_run(key)
+    mixed_state, mixed = jax.jit(rl.make_recurrent_train(CONFIG, env, mixmo.methods.simul_co(), reward=rl.selfish()))(key)
+    assert plain_state.mixing is None and plain.mixing_rows is None
+    for a, b in zip(jax.tree.leaves(plain_state), jax.tree.leaves(mixed_state._replace(mixing=None)), strict=True):
+        np.testing.assert_array_equal(a, b)
+    stats = mixed.episode_stats
+    for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(mixed._replace(
+            mixing_rows=None, episode_stats={k: v for k, v in stats.items() if k != "mixed_return"})), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(stats["mixed_return"], stats["episode_return"])
+    np.testing.assert_array_equal(mixed.episodes, [0, 4])  # not vacuous: the 4 environments' episodes ended
+    np.testing.assert_array_equal(mixed.mixing_rows, np.broadcast_to(np.eye(2), (2, 2, 2)))
 
 
 def test_same_key_same_bits_and_another_key_differs(simul_co):

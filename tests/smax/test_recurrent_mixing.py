@@ -1,6 +1,6 @@
 """Reward mixing through the recurrent trainer (`mixmo.rl.make_recurrent_train(..., reward=)`): D3C on Selfish-MMM2,
-selfish mixing bit-identical to none, the `mixed_return` statistic against numpy, and the same refusals as
-`mixmo.rl.make_train`. The small masked environment (smax_helpers.py) keeps most compilations short."""
+the `mixed_return` statistic against numpy, and the same refusals as `mixmo.rl.make_train` (selfish mixing
+bit-identical to none: test_recurrent.py, beside the trainer it compares with). The small masked environment (smax_helpers.py) keeps most compilations short."""
 
 import dataclasses
 
@@ -50,22 +50,6 @@ def test_d3c_runs_on_selfish_mmm2_and_its_rows_move_after_updates_in_which_episo
         replay = mixer.update(replay, mixed[u] / 2)
         np.testing.assert_allclose(rows[u], replay.rows, rtol=1e-5, atol=1e-7)
     assert int(state.mixing.state.t) == 2
-
-
-def test_selfish_mixing_is_bit_identical_to_no_mixing(env):
-    key = jax.random.key(7)
-    plain_state, plain = jax.jit(rl.make_recurrent_train(CONFIG, env))(key)
-    mixed_state, mixed = jax.jit(rl.make_recurrent_train(CONFIG, env, reward=rl.selfish()))(key)
-    assert plain_state.mixing is None and plain.mixing_rows is None
-    for a, b in zip(jax.tree.leaves(plain_state), jax.tree.leaves(mixed_state._replace(mixing=None)), strict=True):
-        np.testing.assert_array_equal(a, b)
-    stats = mixed.episode_stats
-    for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(mixed._replace(
-            mixing_rows=None, episode_stats={k: v for k, v in stats.items() if k != "mixed_return"})), strict=True):
-        np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(stats["mixed_return"], stats["episode_return"])
-    np.testing.assert_array_equal(mixed.episodes, [0, 2])
-    np.testing.assert_array_equal(mixed.mixing_rows, np.broadcast_to(np.eye(2), (2, 2, 2)))
 
 
 def test_mixed_return_is_the_trial_mixed_rewards_summed_over_each_episode(env):
