@@ -52,38 +52,16 @@ def _strict_ranks():
         yield
 
 
-# Work units start in this order, so no worker is left with a long file at the end while the other idles: the
-# shared smoke programs first, then the folders whose files are few tests of several seconds each (trainers,
-# environments), last the many short tests of the core.
-FOLDER_ORDER = ("tests/bench/", "tests/smax/", "tests/rl/", "tests/envs/", "tests/d3c/", "tests/core/")
-
-
-def _unit(nodeid: str) -> str:
-    path = nodeid.split("::", 1)[0]
-    return "smoke-programs" if path in SHARED_PROGRAMS else path
-
-
-def _start_rank(unit: str) -> int:
-    if unit == "smoke-programs":
-        return -1
-    return next((i for i, folder in enumerate(FOLDER_ORDER) if unit.startswith(folder)), len(FOLDER_ORDER))
-
-
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without pytest-xdist, tests run in one process
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist's file-by-file scheduling (`--dist loadfile`), with the files of `SHARED_PROGRAMS` as one unit
-    of work, and the units handed out in `FOLDER_ORDER`. (pytest-xdist's own `--dist loadgroup` does not group with
-    pytest 9: the group suffix it writes to a test's `_nodeid` no longer reaches the test's `nodeid`, so every test
-    is scheduled on its own.)"""
+    of work. (pytest-xdist's own `--dist loadgroup` does not group with pytest 9: the group suffix it writes to a
+    test's `_nodeid` no longer reaches the test's `nodeid`, so every test is scheduled on its own.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByFileSharingPrograms(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return _unit(nodeid)
-
-        def _assign_work_unit(self, node) -> None:
-            for unit in sorted(self.workqueue, key=_start_rank):  # stable: pytest-xdist's order within a rank
-                self.workqueue.move_to_end(unit)
-            super()._assign_work_unit(node)
+            path = nodeid.split("::", 1)[0]
+            return "smoke-programs" if path in SHARED_PROGRAMS else path
 
     return ByFileSharingPrograms(config, log)

@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -157,8 +158,35 @@ def check_selfish_mmm2(summary, report, folder):
     assert "92.64%" in report and "Choices the paper leaves open" in report and "last episode" in report
 
 
+def check_trust_your_brother(summary, report, folder):
+    variant = "d3c@iteration=episodes-slope-per-update"
+    assert [row["method"] for row in summary] == ["selfish", "d3c", variant]
+    for row in summary:
+        for key in ["social_welfare", "equality", "return_0", "return_1", "escape_rate", "close_return", "far_return"]:
+            assert isinstance(row[key], float) and f"{key}_ci95" in row
+        assert row["social_welfare"] == pytest.approx(row["return_0"] + row["return_1"], abs=1e-9)
+        assert -5.5 - 1e-6 <= row["social_welfare"] <= 0.0  # 2 prey, 5 steps, at most 1.1 lost per step each
+        assert row["social_welfare_median_low"] <= row["social_welfare_median"] <= row["social_welfare_median_high"]
+    selfish, _, slope = summary
+    assert selfish["relative_attention_0"] is None and selfish["d3c_iteration"] is None  # no mixing (null in JSON)
+    assert (slope["d3c_lr"], slope["d3c_iteration"], slope["d3c_g_scale"]) == (1.0, "episodes-slope-per-update", "mean")
+    assert abs(slope["relative_attention_0"]) <= 10.0 + 1e-3  # logits clipped to [-5, 5]
+    curves = pd.read_csv(folder / "metrics.csv")
+    assert {"method", "seed", "update", "episodes", "return_0", "return_1", "social_welfare", "escape_rate",
+            "relative_attention_0", "weight_to_other_1"} <= set(curves.columns)
+    assert len(curves) == 3 * 20 * 10  # methods x seeds x points
+    weights = curves[curves.method == variant][["weight_to_other_0", "weight_to_other_1"]].to_numpy()
+    assert np.all((weights > 0) & (weights < 1))
+    for name in ("tyb_training.png", "tyb_mixing_path.png"):
+        assert (folder / name).stat().st_size > 10_000
+    assert "Figure 7" in report and "Choices the paper leaves open" in report and "maximal total return" in report
+    assert "| D3C η_A 1, τ in episodes, slope per update, g = batch mean | approaches −1.0 |" in report
+    assert "median (95% CI) | mean ± 95% CI" in report and "Which reading reproduces what" in report
+
+
 CHECKS = {
     "aga-selfish-mmm2": check_selfish_mmm2,
+    "d3c-trust-your-brother": check_trust_your_brother,
     "d3c-cleanup": d3c_rl_check("cleaning_actions"),
     "d3c-harvest-patch": d3c_rl_check("apples_eaten"),
     "aga-public-goods": check_public_goods,
