@@ -91,3 +91,28 @@ def test_diagnostics_can_be_switched_off(cleanup):
     off = get("aga-cleanup").make_config(overrides={"diagnostics": "false"})
     assert ssd.make_trainer("aga", config, env).diagnose and not ssd.make_trainer("aga", off, env).diagnose
     assert same_method(ssd.make_trainer("aga", off, env).method, methods.aga(100.0))
+
+
+def test_runs_that_differ_only_in_how_they_are_driven_share_their_trainers(monkeypatch):
+    """`rl_common.reused`: seeds, the `run.*` settings and the GIF do not change a trainer, so such runs get the same
+    trainer object (and its compiled programs) back; a trainer setting builds a new one, and a builder never sees
+    the driving settings (it gets their defaults), so it cannot depend on them."""
+    from dataclasses import replace
+
+    from mixmo.experiments import rl_common
+
+    monkeypatch.setattr(rl_common, "TRAINERS", type(rl_common.TRAINERS)())
+    experiment = get("aga-cleanup")
+    config = experiment.make_config(presets=["smoke"])
+    env = rl_common.environment("cleanup", num_agents=config.num_agents, max_steps=config.max_steps)
+    first = ssd.make_trainer("aga", config, env)
+    driven = experiment.make_config(presets=["smoke"], overrides={"seeds": "5", "gif_steps": "7", "run.seed": "3",
+                                                                  "run.checkpoint_every": "2", "run.window": "0.5"})
+    assert ssd.make_trainer("aga", driven, env) is first
+    assert ssd.make_trainer("aga", replace(config, ppo=replace(config.ppo, lr=1e-3)), env) is not first
+    assert ssd.make_trainer("simul-ind", config, env) is not first
+    seen = []
+    monkeypatch.setattr(rl_common, "TRAINERS", type(rl_common.TRAINERS)())
+    spy = rl_common.reused(lambda run_id, config, env: seen.append(config))
+    spy("aga", driven, env)
+    assert (seen[0].seeds, seen[0].gif_steps, seen[0].run) == (3, 200, rl_common.RunSettings())

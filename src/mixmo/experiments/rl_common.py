@@ -58,8 +58,8 @@ class RunSettings:
 # is safe; the key is everything a trainer is built from (the experiment's config, the run id, the environment).
 
 TRAINERS: collections.OrderedDict = collections.OrderedDict()
-"""The most recently built trainers, `(make_trainer, run id, config, env) -> trainer`, at most `KEEP`. Clear it to
-build afresh; a test that patches a builder gives itself an empty one (`monkeypatch.setattr`)."""
+"""The most recently built trainers, `(make_trainer, run id, trainer_part(config), env) -> trainer`, at most `KEEP`.
+Clear it to build afresh; a test that patches a builder gives itself an empty one (`monkeypatch.setattr`)."""
 KEEP = 32
 DRIVING_FIELDS = ("seeds", "run", "gif_steps")
 """Fields of an RL experiment's config that say how its runs are driven and reported (the number of seeds vmapped,
