@@ -95,3 +95,22 @@ def test_trained_agents_gifs_carry_the_step_counter_and_the_colour_key(tmp_path)
     plain = rl.write_gif(frames, tmp_path / "b.gif", upscale=2)
     with Image.open(plain) as gif:
         assert np.asarray(gif.convert("RGB")).shape[:2] == (height, width)
+
+
+def test_trained_agent_rollouts_take_the_policy_as_an_argument():
+    """`mixmo.rl.policy_rollout_frames` compiles one program per environment, policy shapes and length: the policy
+    is an argument, not constants baked into the program, so another policy of the same shapes reuses it."""
+    from mixmo import rl
+    from mixmo.rl import _render
+
+    env = envs.make("harvest", num_agents=2, max_steps=5)
+    sizes = (int(np.prod(env.observation_space(env.agents[0]).shape)), 4, env.action_space(env.agents[0]).n)
+    policies = [rl.stacked_mlps(jax.random.key(i), 2, sizes, 1.0) for i in (0, 1)]
+    first = rl.policy_rollout_frames(env, policies[0], jax.random.key(2), 3, greedy=True)
+    programs = _render._roll._cache_size()
+    second = rl.policy_rollout_frames(env, policies[1], jax.random.key(2), 3, greedy=True)
+    assert _render._roll._cache_size() == programs
+    assert first.shape == second.shape == (4, *env.render(env.reset(jax.random.key(0))[1]).shape)
+    np.testing.assert_array_equal(first[0], second[0])  # the same reset
+    np.testing.assert_array_equal(rl.policy_rollout_frames(env, policies[1], jax.random.key(2), 3, greedy=True),
+                                  second)  # greedy: the same key gives the same frames

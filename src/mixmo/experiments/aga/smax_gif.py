@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jax
@@ -17,26 +18,7 @@ def won_episode_gif(env, policy: rl.GRUPolicy, key: jax.Array, steps: int, path:
     Returns `(path, won)`: the first episode the team won, or (`won` False) the last episode that ended, or
     everything rolled out when none ended.
     """
-
-    @jax.jit
-    def roll(key):
-        k_reset, k_run = jax.random.split(key)
-        obs, state = env.reset(k_reset)
-        hidden = jnp.zeros((env.num_agents, 1, policy.hidden_size), jnp.float32)
-
-        def one(carry, k):
-            state, obs, hidden = carry
-            k_act, k_step = jax.random.split(k)
-            x = rl.batchify(obs, env.agents)[:, None]
-            logits, hidden = jax.vmap(lambda p, xi, h: p.step(xi, h))(policy, x, hidden)
-            action = jax.random.categorical(k_act, rl.masked_logits(logits[:, 0], env.avail_actions(state)))
-            obs, after, _, dones, infos = env.step(k_step, state, rl.unbatchify(action, env.agents))
-            hidden = jnp.where(dones["__all__"], 0.0, hidden)
-            return (after, obs, hidden), (state, dones["__all__"], infos["won"][0] > 0)
-
-        return jax.lax.scan(one, (state, obs, hidden), jax.random.split(k_run, steps))[1]
-
-    states, dones, won = jax.device_get(roll(key))
+    states, dones, won = jax.device_get(_roll(env, policy, key, steps=steps))
     ends = np.flatnonzero(dones)
     wins = np.flatnonzero(dones & won)
     if wins.size:
@@ -49,3 +31,24 @@ def won_episode_gif(env, policy: rl.GRUPolicy, key: jax.Array, steps: int, path:
     start = int(previous[-1]) + 1 if previous.size else 0
     frames = np.stack([env.render(jax.tree.map(lambda x, i=i: x[i], states)) for i in range(start, end + 1)])
     return rl.write_gif(frames, path, fps=fps, key=envs.render.legend(env), first_step=start), bool(wins.size)
+
+
+@functools.partial(jax.jit, static_argnames=("env", "steps"))
+def _roll(env, policy: rl.GRUPolicy, key: jax.Array, *, steps: int):
+    """`won_episode_gif`'s rollout: the states, episode ends and wins of each step. One program per environment,
+    policy shapes and length (the policy an argument, not constants baked into the program)."""
+    k_reset, k_run = jax.random.split(key)
+    obs, state = env.reset(k_reset)
+    hidden = jnp.zeros((env.num_agents, 1, policy.hidden_size), jnp.float32)
+
+    def one(carry, k):
+        state, obs, hidden = carry
+        k_act, k_step = jax.random.split(k)
+        x = rl.batchify(obs, env.agents)[:, None]
+        logits, hidden = jax.vmap(lambda p, xi, h: p.step(xi, h))(policy, x, hidden)
+        action = jax.random.categorical(k_act, rl.masked_logits(logits[:, 0], env.avail_actions(state)))
+        obs, after, _, dones, infos = env.step(k_step, state, rl.unbatchify(action, env.agents))
+        hidden = jnp.where(dones["__all__"], 0.0, hidden)
+        return (after, obs, hidden), (state, dones["__all__"], infos["won"][0] > 0)
+
+    return jax.lax.scan(one, (state, obs, hidden), jax.random.split(k_run, steps))[1]
