@@ -51,7 +51,8 @@ def test_selfish_mixing_is_bit_identical_to_no_mixing(env, simul_co):
     _, plain_run = simul_co
     key = jax.random.key(7)
     plain_state, plain = plain_run(key)
-    mixed_state, mixed = jax.jit(rl.make_recurrent_train(CONFIG, env, mixmo.methods.simul_co(), reward=rl.selfish()))(key)
+    selfish = rl.make_recurrent_train(CONFIG, env, mixmo.methods.simul_co(), reward=rl.selfish())
+    mixed_state, mixed = jax.jit(selfish)(key)
     assert plain_state.mixing is None and plain.mixing_rows is None
     for a, b in zip(jax.tree.leaves(plain_state), jax.tree.leaves(mixed_state._replace(mixing=None)), strict=True):
         np.testing.assert_array_equal(a, b)

@@ -172,6 +172,7 @@ def train_segments(
     total = trainer.config.num_updates
     batch = getattr(trainer.config, "batch_steps", None)  # environment steps per update, where fixed
     states = segment_program(trainer, 0)(keys)
+    runners = {}  # this call's programs by segment length, also for a trainer without `_cache` to keep them on
     done, history = 0, {}
     meta = {"label": label, "num_updates": total, "segment": segment, "seeds": int(keys.shape[0])}
     if resume and checkpoint_dir is not None and has_checkpoint(checkpoint_dir):
@@ -190,7 +191,9 @@ def train_segments(
         while done < total:
             n = min(segment, total - done)
             start = time.perf_counter()
-            new_states, metrics = segment_program(trainer, n)(states)
+            if n not in runners:
+                runners[n] = segment_program(trainer, n)
+            new_states, metrics = runners[n](states)
             metrics = metrics_to_numpy(jax.device_get(metrics))
             # wall time per update (compilation included), kept with the metrics so a resumed run reports the
             # whole run's time

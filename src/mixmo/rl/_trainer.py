@@ -104,7 +104,8 @@ class Trainer:
     shared: bool = False
     collective_reward: Callable | None = None
     diagnose: bool = False
-    _cache: dict = field(default_factory=dict, compare=False, repr=False)  # stat names; compiled programs (`train_segments`)
+    # stat names, and the compiled programs of `train_segments` (`segment_program`)
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
         if self.view is None:
