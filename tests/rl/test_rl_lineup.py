@@ -111,6 +111,14 @@ def test_runs_that_differ_only_in_how_they_are_driven_share_their_trainers(monke
     assert ssd.make_trainer("aga", driven, env) is first
     assert ssd.make_trainer("aga", replace(config, ppo=replace(config.ppo, lr=1e-3)), env) is not first
     assert ssd.make_trainer("simul-ind", config, env) is not first
+    # Trust-Your-Brother's seed, segments and window are the same `run.*` settings
+    from mixmo.experiments.d3c import tyb
+
+    prey = rl_common.environment("trust_your_brother")
+    base = tyb.make_trainer("d3c", get("d3c-trust-your-brother").make_config(), prey)
+    again = get("d3c-trust-your-brother").make_config(overrides={"seeds": "5", "run.seed": "3",
+                                                                 "run.checkpoint_every": "7", "run.window": "0.5"})
+    assert tyb.make_trainer("d3c", again, prey) is base
     seen = []
     monkeypatch.setattr(rl_common, "TRAINERS", type(rl_common.TRAINERS)())
     spy = rl_common.reused(lambda run_id, config, env: seen.append(config))

@@ -78,7 +78,7 @@ def test_interrupt_then_resume_is_bit_identical_and_nan_stops(capsys, tmp_path, 
 
     from mixmo.rl import _driver
 
-    settings = ["--seeds", "2", "--steps", "4", "--set", "checkpoint_every=1", "--set", "methods=selfish,d3c",
+    settings = ["--seeds", "2", "--steps", "4", "--set", "run.checkpoint_every=1", "--set", "methods=selfish,d3c",
                 "--set", "points=2", "--quiet"]
     whole, parted = tmp_path / "whole", tmp_path / "parted"
     code, _, err = run(capsys, *settings, "--out", str(whole))

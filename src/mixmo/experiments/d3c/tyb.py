@@ -55,15 +55,13 @@ class TYBConfig:
     d3c: rl.D3CRLConfig = rl.D3CRLConfig(lr=1.0, delta=1.0, kl=0.0, tau_min=10, tau_max=20, eps=0.0)
     """D3C's reward mixing (Table 1's Trust-Your-Brother row; iteration "update", g_scale "mean": the literal
     reading); the method d3c runs it, d3c@KEY=VALUE methods override it."""
-    window: float = 0.1
-    """Fraction of training at the end over which the summary averages (the last 10%)."""
     points: int = 10
     """Points per run in metrics.csv (each the mean over its block of updates; 1000 runs x 8 methods x 10 points
     is about 19 MB)."""
-    seed: int = 0
-    """PRNG seed; every method sees the same seeds."""
-    checkpoint_every: int = 200
-    """Updates per compiled segment: a checkpoint (for --resume), a progress tick and the NaN check after each."""
+    run: rl_common.RunSettings = rl_common.RunSettings(checkpoint_every=200)
+    """PRNG seed (every method sees the same seeds), updates per compiled segment (200: a checkpoint for --resume,
+    a progress tick and the NaN check after each) and the summary window (the last 10% of training), as every RL
+    experiment has them."""
 
     def validate(self):
         common.require(self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}; e.g. --seeds 100.")
@@ -73,9 +71,8 @@ class TYBConfig:
         for method in self.methods:
             d3c_config(method, self.d3c)  # raises ValueError naming the bad id or setting
         common.require(len(set(self.methods)) == len(self.methods), f"methods: {self.methods} lists one twice.")
-        common.require(0 < self.window <= 1, f"window must be in (0, 1], got {self.window}.")
         common.require(self.points >= 1, f"points must be >= 1, got {self.points}.")
-        common.require(self.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {self.checkpoint_every}.")
+        self.run.validate()
 
 
 def close_prey(episodes: int) -> jax.Array:
@@ -165,12 +162,13 @@ def make_trainer(method: str, config: TYBConfig, env) -> rl.ReinforceTrainer:
 
 
 def train(method: str, config: TYBConfig, progress_tick, context: rl.RunContext) -> dict[str, np.ndarray]:
-    """All seeds of one method vmapped, through `rl.train_segments` (`checkpoint_every` updates per compiled
+    """All seeds of one method vmapped, through `rl.train_segments` (`run.checkpoint_every` updates per compiled
     segment; checkpoints in `run_dir/checkpoints/<method>` for --resume; NaN stop). Returns `_per_update` arrays."""
     trainer = make_trainer(method, config, rl_common.environment("trust_your_brother"))
-    keys = jax.random.split(jax.random.key(config.seed), config.seeds)
+    keys = jax.random.split(jax.random.key(config.run.seed), config.seeds)
     checkpoint = context.run_dir / "checkpoints" / method if context.run_dir is not None else None
-    _, metrics = rl.train_segments(trainer, keys, label=f"trust_your_brother {method}", segment=config.checkpoint_every,
+    _, metrics = rl.train_segments(trainer, keys, label=f"trust_your_brother {method}",
+                                   segment=config.run.checkpoint_every,
                                    checkpoint_dir=checkpoint, resume=context.resume, advance=progress_tick)
     return _per_update(metrics)
 
@@ -196,9 +194,9 @@ def median_ci95(values: np.ndarray) -> tuple[float, float]:
 
 
 def summarise(method: str, data: dict[str, np.ndarray], config: TYBConfig) -> dict:
-    """The summary row: per-seed means over the last `window` of training, then mean ± 95% CI over seeds (and the
+    """The summary row: per-seed means over the last `run.window` of training, then mean ± 95% CI over seeds (and the
     median with its 95% interval for the total return); the D3C settings the method ran with."""
-    last = max(1, int(round(config.window * config.reinforce.num_updates)))
+    last = max(1, int(round(config.run.window * config.reinforce.num_updates)))
     late = {k: v[:, -last:].mean(axis=1) for k, v in data.items()}
     d3c = d3c_config(method, config.d3c)
     row = {"method": method, "d3c_lr": d3c.lr if d3c else math.nan, "d3c_iteration": d3c.iteration if d3c else None,

@@ -187,7 +187,7 @@ def markdown(config, summary: pd.DataFrame) -> str:
     lines += [f"{config.seeds} runs per method (the paper: {PAPER_RUNS}), {config.reinforce.num_updates} REINFORCE "
               f"updates of {config.reinforce.episodes} episodes each "
               f"({config.reinforce.num_updates * config.reinforce.episodes:,} episodes per run). Per run: the mean "
-              f"over the last {config.window:.0%} of updates; then over runs.", "",
+              f"over the last {config.run.window:.0%} of updates; then over runs.", "",
               "## Fig. 7 beside ours: median and mean total return", "",
               "Fig. 7 plots medians over 1000 runs: policy gradient + D3C \"approaches maximal total return\" "
               f"({MAX_TOTAL_RETURN:g} per episode: both prey step away together every step), plain policy gradient "
