@@ -1,6 +1,7 @@
 """Reward mixing: budget balance, rows on the simplex, and D3C Algorithm 1 against a plain-Python loop."""
 
 import dataclasses
+import functools
 import math
 
 import jax
@@ -17,15 +18,19 @@ CONFIG = mixing.D3CRLConfig(lr=0.5, delta=0.7, kl=0.05, tau_min=2, tau_max=4, ep
 
 
 def run(config, returns, key=0, episodes=1):
-    """Mixer states after each of the given iterations (the returns array is (T, n))."""
-    n = returns.shape[1]
-    state = mixing.d3c_init(jax.random.key(key), n, config)
+    """The initial mixer state and the states after each of the given iterations (the returns array is (T, n))."""
+    return _run(config, jnp.asarray(returns, jnp.float32), key, episodes)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3))  # one program per config, shape and episode count
+def _run(config, returns, key, episodes):
+    state = mixing.d3c_init(jax.random.key(key), returns.shape[1], config)
 
     def step(s, g):
         s = mixing.d3c_update(s, g, config, episodes)
         return s, s
 
-    return state, jax.lax.scan(step, state, jnp.asarray(returns, jnp.float32))[1]
+    return state, jax.lax.scan(step, state, returns)[1]
 
 
 @settings(max_examples=25, deadline=None)
