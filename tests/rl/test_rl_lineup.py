@@ -5,6 +5,7 @@ The command-line runs in test_cli_rl.py and test_cli_d3c_rl.py use the smoke lin
 compilation cache); this is where the other run ids are checked. A trainer's method is identified by its direction
 on a small non-separable game, compared with the method built directly."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -73,17 +74,38 @@ def test_ssd_paper_preset_shares_and_uses_the_e1_svo():
 
 
 @pytest.mark.parametrize("name", ["d3c-coins", "d3c-cleanup"])
-def test_d3c_run_ids_build_their_mixers(name):
+def test_d3c_runs_share_one_trainer_and_the_baselines_mix_as_their_fixed_matrices(name):
+    """The three methods train one trainer, D3C's; a baseline's `start` sets its matrix with learning off, so its
+    rewards are mixed exactly as `rl.selfish()` / `rl.cooperative()` mix them, before and after an update."""
+    from typing import Any, NamedTuple
+
+    class Mixing(NamedTuple):
+        state: Any
+
+    class States(NamedTuple):
+        mixing: Mixing
+
     config = get(name).make_config()
     env = envs.make(name.removeprefix("d3c-"), max_steps=16)
-    rewards = jnp.arange(env.num_agents * 3, dtype=jnp.float32).reshape(env.num_agents, 3)
-    for run_id, mixed in (("selfish", rewards), ("cooperative", jnp.broadcast_to(rewards.mean(0), rewards.shape))):
-        trainer = d3c_rl.make_trainer(run_id, config, env)
-        assert same_method(trainer.method, methods.simul_ind()) and trainer.reward.mixes
-        state = trainer.reward.init(None, env.num_agents)
-        np.testing.assert_allclose(trainer.reward.apply(state, rewards, rewards), mixed, rtol=1e-6)
-    d3c = d3c_rl.make_trainer("d3c", config, env).reward
-    assert d3c.name == "d3c" and d3c.iteration == "update"
+    trainer = d3c_rl.make_trainer("d3c", config, env)
+    assert all(d3c_rl.make_trainer(m, config, env) is trainer for m in ("selfish", "cooperative"))
+    assert same_method(trainer.method, methods.simul_ind())
+    assert trainer.reward.name == "d3c" and trainer.reward.iteration == "update" and d3c_rl.start("d3c") is None
+    n, mixer = env.num_agents, trainer.reward
+    seeds = jax.vmap(lambda k: mixer.init(k, n))(jax.random.split(jax.random.key(0), 2))
+    rewards = jnp.arange(n * 3, dtype=jnp.float32).reshape(n, 3) - 2.0
+    for run_id, baseline in (("selfish", rl.selfish()), ("cooperative", rl.cooperative())):
+        fixed = d3c_rl.start(run_id)(States(Mixing(seeds))).mixing.state
+        want = baseline.apply(baseline.init(None, n), rewards, rewards)
+        for seed in range(2):
+            state = jax.tree.map(lambda x, s=seed: x[s], fixed)
+            assert not bool(state.learning)
+            for _ in range(config.d3c.tau_max + 2):  # past the longest trial: trials end and start, the matrix stays
+                np.testing.assert_array_equal(mixer.apply(state, rewards, rewards), want)
+                np.testing.assert_array_equal(mixer.rows(state), baseline.rows(baseline.init(None, n)))
+                state = mixer.update(state, jnp.arange(n, dtype=jnp.float32) * 5.0 - 7.0)
+    learning = jax.tree.map(lambda x: x[0], seeds)
+    assert bool(learning.learning) and not np.array_equal(mixer.apply(learning, rewards, rewards), rewards)
 
 
 def test_diagnostics_can_be_switched_off(cleanup):

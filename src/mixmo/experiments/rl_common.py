@@ -117,9 +117,10 @@ def open_loggers(context: rl.RunContext, group: str) -> list:
 
 
 def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], config, context: rl.RunContext,
-               progress, *, label: str, stats: tuple[str, ...]):
+               progress, *, label: str, stats: tuple[str, ...], start: Callable[[str], Callable | None] | None = None):
     """Train every run (`config.seeds` vmapped, `config.run.checkpoint_every` updates per segment), one after
-    another.
+    another. `start(run id)`, where given, is that run's `start` for `rl.train_segments` (what it changes in the
+    initial states), or None.
 
     Each run keeps its checkpoint in `run_dir/checkpoints/<run id>` (so `--resume` skips finished runs and
     continues the unfinished one), streams to the loggers, and advances one progress bar over all runs.
@@ -144,7 +145,8 @@ def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], co
             checkpoint = context.run_dir / "checkpoints" / run_id if context.run_dir is not None else None
             states[run_id], histories[run_id] = rl.train_segments(
                 trainer, keys, label=f"{label} {run_id}", segment=config.run.checkpoint_every, checkpoint_dir=checkpoint,
-                resume=context.resume, advance=advance, on_segment=on_segment)
+                resume=context.resume, advance=advance, on_segment=on_segment,
+                start=None if start is None else start(run_id))
             seconds[run_id] = float(histories[run_id]["seconds"][0].sum())
             for logger in loggers:
                 logger.finish()

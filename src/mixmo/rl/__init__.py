@@ -8,7 +8,8 @@
   `unbatchify`, `stack` / `unstack`, `shuffled_minibatches`, equinox `MLP`s stacked per agent;
 - `make_reinforce(config, env, reward)`: REINFORCE with linear softmax policies and a linear TD baseline
   (D3C's Trust-Your-Brother learner, Appx. G.1);
-- reward mixing (`selfish`, `cooperative`, `d3c`: D3C Algorithms 1–3), `mix_rewards`, `relative_attention`;
+- reward mixing (`selfish`, `cooperative`, `d3c`: D3C Algorithms 1–3; `fixed_rows` freezes a D3C state at a
+  matrix such as `selfish_matrix` or `cooperative_matrix`), `mix_rewards`, `relative_attention`;
 - runs: checkpoints (`save_checkpoint` / `load_checkpoint`), loggers, policy rollouts as GIFs.
 """
 
@@ -74,10 +75,13 @@ from mixmo.rl._mixing import ITERATIONS as D3C_ITERATIONS
 from mixmo.rl._mixing import G_SCALES as D3C_G_SCALES
 from mixmo.rl._mixing import check_iteration as check_d3c_iteration
 from mixmo.rl._mixing import cooperative as cooperative
+from mixmo.rl._mixing import cooperative_matrix as cooperative_matrix
 from mixmo.rl._mixing import d3c as d3c
 from mixmo.rl._mixing import fixed as fixed
+from mixmo.rl._mixing import fixed_rows as fixed_rows
 from mixmo.rl._mixing import relative_attention as relative_attention
 from mixmo.rl._mixing import selfish as selfish
+from mixmo.rl._mixing import selfish_matrix as selfish_matrix
 from mixmo.rl._reinforce import EpisodeBatch as EpisodeBatch
 from mixmo.rl._reinforce import ReinforceConfig as ReinforceConfig
 from mixmo.rl._reinforce import ReinforceMetrics as ReinforceMetrics

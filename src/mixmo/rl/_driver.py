@@ -144,6 +144,7 @@ def train_segments(
     resume: bool = False,
     advance: Callable[[int], object] | None = None,
     on_segment: Callable[[dict[str, np.ndarray], int], object] | None = None,
+    start: Callable | None = None,
 ):
     """Train `trainer` from each of `keys` (vmapped), `segment` updates per compiled call.
 
@@ -157,6 +158,9 @@ def train_segments(
         resume: start from the checkpoint in `checkpoint_dir` when there is one.
         advance: progress callback, called with the number of updates just done (also for resumed ones).
         on_segment: called with each new segment's metrics `(seeds, updates, ...)` and its first update index.
+        start: applied to the initial states (leading seed axis) before training or loading a checkpoint, e.g. to
+            set a run's mixing rows (`mixmo.rl.fixed_rows`), so runs that differ only there share one trainer
+            and its programs.
 
     Returns:
         `(states, metrics)`: the final `TrainState` (leading seed axis) and all metrics as numpy arrays
@@ -172,6 +176,8 @@ def train_segments(
     total = trainer.config.num_updates
     batch = getattr(trainer.config, "batch_steps", None)  # environment steps per update, where fixed
     states = segment_program(trainer, 0)(keys)
+    if start is not None:
+        states = start(states)
     runners = {}  # this call's programs by segment length, also for a trainer without `_cache` to keep them on
     done, history = 0, {}
     meta = {"label": label, "num_updates": total, "segment": segment, "seeds": int(keys.shape[0])}

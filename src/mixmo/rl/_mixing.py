@@ -124,6 +124,9 @@ class D3CState(NamedTuple):
         mean_return: `(n,)`, G, the running mean return of each agent's current trial.
         t: int32, Algorithm-1 iterations so far.
         key: raw PRNG key data (uint32), so the state is plain arrays for checkpoints.
+        learning: bool, whether the rows learn. `fixed_rows` switches it off: the rows stay as they are and the
+            rewards are mixed with them (the trials are the rows), a fixed mixing matrix in D3C's state, so a
+            baseline (selfish, cooperative) runs the very program of a D3C run.
     """
 
     rows: jax.Array
@@ -135,6 +138,7 @@ class D3CState(NamedTuple):
     mean_return: jax.Array
     t: jax.Array
     key: jax.Array
+    learning: jax.Array
 
 
 def check_iteration(iteration: str, supported: tuple[str, ...], where: str) -> None:
@@ -181,6 +185,7 @@ def _draw_trials(state: D3CState, due: jax.Array, config: D3CRLConfig) -> D3CSta
     """Algorithm 2 for the agents in `due`: new direction, perturbed rows, trial length; t_b = t, G_b = G."""
     key, direction, tau = trial_draws(state.key, state.rows.shape[0], config)
     trial = jax.nn.softmax(jnp.log(state.rows) + config.delta * direction, axis=-1)
+    trial = jnp.where(state.learning, trial, state.rows)
     pick = due[:, None]
     return state._replace(
         trial=jnp.where(pick, trial, state.trial), direction=jnp.where(pick, direction, state.direction),
@@ -196,7 +201,7 @@ def d3c_init(key: jax.Array, n: int, config: D3CRLConfig) -> D3CState:
     zeros = jnp.zeros((n,), jnp.float32)
     state = D3CState(rows=rows, trial=rows, direction=jnp.zeros((n, n), jnp.float32), tau=jnp.ones((n,), jnp.int32),
                      start=jnp.zeros((n,), jnp.int32), baseline=zeros, mean_return=zeros,
-                     t=jnp.zeros((), jnp.int32), key=jax.random.key_data(key))
+                     t=jnp.zeros((), jnp.int32), key=jax.random.key_data(key), learning=jnp.ones((), bool))
     return _draw_trials(state, jnp.ones((n,), bool), config)
 
 
@@ -235,7 +240,8 @@ def d3c_update(state: D3CState, returns: jax.Array, config: D3CRLConfig, episode
     rho = jax.nn.relu((state.baseline - mean) / length + config.eps)
     grad = rho[:, None] * state.direction - config.kl * jnp.eye(n) / state.rows
     logits = jnp.clip(jnp.log(state.rows) - config.lr * grad, config.low, config.high)
-    rows = jnp.where(done[:, None], jax.nn.softmax(logits, axis=-1), state.rows)
+    # fixed rows (not learning) may hold zeros, whose logits are not finite: they are never taken
+    rows = jnp.where(done[:, None] & state.learning, jax.nn.softmax(logits, axis=-1), state.rows)
     state = state._replace(rows=rows, mean_return=mean, t=t)
     return _draw_trials(state, done, config)
 
@@ -245,6 +251,15 @@ def d3c(config: D3CRLConfig = COINS) -> RewardTransform:
     config.validate()
     return mixing("d3c", lambda key, n: d3c_init(key, n, config), lambda s: s.trial,
                   lambda s, g, episodes=1: d3c_update(s, g, config, episodes), lambda s: s.rows, config.iteration)
+
+
+def fixed_rows(state: D3CState, matrix: jax.Array) -> D3CState:
+    """`state` (of `d3c_init`; any leading axes, e.g. seeds) with its rows and trials set to `matrix` `(n, n)` and
+    learning off: from then on rewards are mixed with `matrix` exactly, as `fixed(matrix)` mixes them, and the
+    rest of Algorithm 1 runs on without effect. A run of a fixed baseline then has the state, and so the compiled
+    programs, of a D3C run (the D3C-RL experiments train selfish, D3C and cooperative as one trainer)."""
+    rows = jnp.broadcast_to(jnp.asarray(matrix, state.rows.dtype), state.rows.shape)
+    return state._replace(rows=rows, trial=rows, learning=jnp.zeros_like(state.learning))
 
 
 def fixed(name: str, matrix_for: Callable[[int], jax.Array]) -> RewardTransform:
@@ -257,11 +272,21 @@ def fixed(name: str, matrix_for: Callable[[int], jax.Array]) -> RewardTransform:
     return mixing(name, init, lambda m: m, lambda m, g, episodes=1: m, lambda m: m)
 
 
+def selfish_matrix(n: int) -> jax.Array:
+    """Ã = I `(n, n)`: no mixing."""
+    return jnp.eye(n, dtype=jnp.float32)
+
+
+def cooperative_matrix(n: int) -> jax.Array:
+    """Ã_ij = 1/n `(n, n)`: full cooperation."""
+    return jnp.full((n, n), 1.0 / n, jnp.float32)
+
+
 def selfish() -> RewardTransform:
     """No mixing, Ã = I: every agent learns from its own reward (the paper's baseline)."""
-    return fixed("selfish", lambda n: jnp.eye(n, dtype=jnp.float32))
+    return fixed("selfish", selfish_matrix)
 
 
 def cooperative() -> RewardTransform:
     """Full cooperation, Ã_ij = 1/n: every agent learns from the mean reward (D3C §3)."""
-    return fixed("cooperative", lambda n: jnp.full((n, n), 1.0 / n, jnp.float32))
+    return fixed("cooperative", cooperative_matrix)

@@ -5,9 +5,12 @@ and F.4 HarvestPatch (Fig. 18): agents trained with A2C (V-trace, on-policy; App
 mixed by D3C's learnt matrix (Algorithm 1, Table 1's Coins/Cleanup/HarvestPatch row), against no mixing
 (`selfish`, the paper's "A2C") and full cooperation (`cooperative`, Ã_ij = 1/n), several seeds vmapped.
 
-Every method trains the same `mixmo.rl.make_train(A2CConfig, env, simul_ind(), reward=...)`; only the mixer
-differs. Summaries: social welfare (mean total return per episode over the last 10% of training), equality,
-per-agent returns, environment statistics and, for D3C, the relative reward attention ln(A_ii / mean_{j≠i} A_ij).
+Every method trains the same `mixmo.rl.make_train(A2CConfig, env, simul_ind(), reward=rl.d3c(config.d3c))`;
+only the mixing differs. The baselines start D3C's state at their fixed matrix with learning off
+(`mixmo.rl.fixed_rows`, `start`): their rewards are mixed exactly as `rl.selfish()` and `rl.cooperative()` mix
+them, and the three runs share one trainer, traced and compiled once. Summaries: social welfare (mean total
+return per episode over the last 10% of training), equality, per-agent returns, environment statistics and, for
+D3C, the relative reward attention ln(A_ii / mean_{j≠i} A_ij).
 The report and claims are in `d3c_rl_report`.
 """
 
@@ -25,7 +28,8 @@ from mixmo.experiments.registry import Results, register
 from mixmo.experiments.rl_common import RunSettings
 from mixmo.experiments.d3c.rl_report import claims, figure, report
 
-MIXERS = {"selfish": rl.selfish, "d3c": None, "cooperative": rl.cooperative}
+MIXERS = {"selfish": rl.selfish_matrix, "d3c": None, "cooperative": rl.cooperative_matrix}
+"""Method id -> the fixed mixing matrix of a baseline (`rl.selfish_matrix`, `rl.cooperative_matrix`), None for D3C."""
 
 
 class EnvSpec(NamedTuple):
@@ -93,9 +97,19 @@ class CleanupConfig(D3CRLExperimentConfig):
     """The learners (Table 2); 1.6e5 environment steps per seed (each step moves all 5 agents)."""
 
 
-def mixer(method: str, config: D3CRLExperimentConfig) -> rl.RewardMixer:
-    """The `RewardMixer` of a method id."""
-    return rl.d3c(config.d3c) if method == "d3c" else MIXERS[method]()
+def start(method: str):
+    """What a method's run sets in the shared trainer's initial states (`rl.train_segments`' `start`): a baseline's
+    fixed matrix with learning off (`rl.fixed_rows`); nothing for D3C."""
+    matrix_for = MIXERS[method]
+    if matrix_for is None:
+        return None
+
+    def fix(states):
+        rows = states.mixing.state.rows
+        fixed = rl.fixed_rows(states.mixing.state, matrix_for(rows.shape[-1]))
+        return states._replace(mixing=states.mixing._replace(state=fixed))
+
+    return fix
 
 
 def make_env(spec: EnvSpec, config: D3CRLExperimentConfig):
@@ -103,10 +117,17 @@ def make_env(spec: EnvSpec, config: D3CRLExperimentConfig):
     return rl_common.environment(spec.env, **options)
 
 
-@rl_common.reused
 def make_trainer(method: str, config: D3CRLExperimentConfig, env) -> rl.Trainer:
-    """The A2C trainer of one method (its reward mixer), as the experiment trains it (the benchmarks too)."""
-    return rl.make_train(config.a2c, env, methods.simul_ind(), reward=mixer(method, config))
+    """The A2C trainer a method's run trains (the benchmarks' too): the same for every method, with D3C's mixer;
+    a run's `start(method)` fixes the baselines' matrices."""
+    del method
+    return _mixing_trainer("mixing", config, env)
+
+
+@rl_common.reused
+def _mixing_trainer(run_id: str, config: D3CRLExperimentConfig, env) -> rl.Trainer:
+    del run_id
+    return rl.make_train(config.a2c, env, methods.simul_ind(), reward=rl.d3c(config.d3c))
 
 
 def run(spec: EnvSpec, config: D3CRLExperimentConfig, progress, context: rl.RunContext | None) -> Results:
@@ -116,7 +137,7 @@ def run(spec: EnvSpec, config: D3CRLExperimentConfig, progress, context: rl.RunC
     a2c = config.a2c
     _, histories, seconds = rl_common.train_runs(
         list(config.methods), lambda m: make_trainer(m, config, env),
-        config, context, progress, label=spec.env, stats=spec.stats)
+        config, context, progress, label=spec.env, stats=spec.stats, start=start)
     curves = pd.concat([tidy(m, histories[m], a2c, spec) for m in config.methods], ignore_index=True)
     summary = summarise(curves, config, a2c, spec, env.num_agents)
     max_steps = int(getattr(env.default_params, "max_steps", 0) or 0)
