@@ -196,14 +196,14 @@ def train_segments(
     with _InterruptGuard() as guard:
         while done < total:
             n = min(segment, total - done)
-            start = time.perf_counter()
+            began = time.perf_counter()
             if n not in runners:
                 runners[n] = segment_program(trainer, n)
             new_states, metrics = runners[n](states)
             metrics = metrics_to_numpy(jax.device_get(metrics))
             # wall time per update (compilation included), kept with the metrics so a resumed run reports the
             # whole run's time
-            metrics["seconds"] = np.full(metrics["finite"].shape, (time.perf_counter() - start) / n)
+            metrics["seconds"] = np.full(metrics["finite"].shape, (time.perf_counter() - began) / n)
             bad = first_nonfinite(metrics)
             if bad is not None:
                 j, seed, quantity = bad
