@@ -5,13 +5,15 @@ The command-line runs in test_cli_rl.py and test_cli_d3c_rl.py use the smoke lin
 compilation cache); this is where the other run ids are checked. A trainer's method is identified by its direction
 on a small non-separable game, compared with the method built directly."""
 
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from mixmo import envs, methods, rl
-from mixmo.experiments import get
+from mixmo.experiments import get, rl_common
 from mixmo.experiments.aga import ssd
 from mixmo.experiments.d3c import rl as d3c_rl
 from mixmo.game import StructuredLosses
@@ -73,29 +75,41 @@ def test_ssd_paper_preset_shares_and_uses_the_e1_svo():
     assert np.array_equal(svo.apply(svo.init(None, 2), rewards, returns), expected)
 
 
-@pytest.mark.parametrize("name", ["d3c-coins", "d3c-cleanup"])
+class _Mixing(NamedTuple):
+    state: Any
+
+
+class _A2CStates(NamedTuple):  # where the D3C-RL experiments' A2C trainer keeps the mixer's state
+    mixing: _Mixing
+
+
+class _ReinforceStates(NamedTuple):  # and Trust-Your-Brother's REINFORCE trainer
+    mix_state: Any
+
+
+@pytest.mark.parametrize("name", ["d3c-coins", "d3c-cleanup", "d3c-trust-your-brother"])
 def test_d3c_runs_share_one_trainer_and_the_baselines_mix_as_their_fixed_matrices(name):
     """The three methods train one trainer, D3C's; a baseline's `start` sets its matrix with learning off, so its
     rewards are mixed exactly as `rl.selfish()` / `rl.cooperative()` mix them, before and after an update."""
-    from typing import Any, NamedTuple
-
-    class Mixing(NamedTuple):
-        state: Any
-
-    class States(NamedTuple):
-        mixing: Mixing
+    from mixmo.experiments.d3c import tyb
 
     config = get(name).make_config()
-    env = envs.make(name.removeprefix("d3c-"), max_steps=16)
-    trainer = d3c_rl.make_trainer("d3c", config, env)
-    assert all(d3c_rl.make_trainer(m, config, env) is trainer for m in ("selfish", "cooperative"))
-    assert same_method(trainer.method, methods.simul_ind())
-    assert trainer.reward.name == "d3c" and trainer.reward.iteration == "update" and d3c_rl.start("d3c") is None
+    if name == "d3c-trust-your-brother":
+        module, env = tyb, rl_common.environment("trust_your_brother")
+        wrap, unwrap = _ReinforceStates, lambda states: states.mix_state
+        assert tyb.make_trainer("d3c@iteration=episode", config, env) is not tyb.make_trainer("d3c", config, env)
+    else:
+        module, env = d3c_rl, envs.make(name.removeprefix("d3c-"), max_steps=16)
+        wrap, unwrap = (lambda state: _A2CStates(_Mixing(state))), (lambda states: states.mixing.state)
+        assert same_method(d3c_rl.make_trainer("d3c", config, env).method, methods.simul_ind())
+    trainer = module.make_trainer("d3c", config, env)
+    assert all(module.make_trainer(m, config, env) is trainer for m in ("selfish", "cooperative"))
+    assert trainer.reward.name == "d3c" and module.start("d3c") is None
     n, mixer = env.num_agents, trainer.reward
     seeds = jax.vmap(lambda k: mixer.init(k, n))(jax.random.split(jax.random.key(0), 2))
     rewards = jnp.arange(n * 3, dtype=jnp.float32).reshape(n, 3) - 2.0
     for run_id, baseline in (("selfish", rl.selfish()), ("cooperative", rl.cooperative())):
-        fixed = d3c_rl.start(run_id)(States(Mixing(seeds))).mixing.state
+        fixed = unwrap(module.start(run_id)(wrap(seeds)))
         want = baseline.apply(baseline.init(None, n), rewards, rewards)
         for seed in range(2):
             state = jax.tree.map(lambda x, s=seed: x[s], fixed)
@@ -120,8 +134,6 @@ def test_runs_that_differ_only_in_how_they_are_driven_share_their_trainers(monke
     trainer object (and its compiled programs) back; a trainer setting builds a new one, and a builder never sees
     the driving settings (it gets their defaults), so it cannot depend on them."""
     from dataclasses import replace
-
-    from mixmo.experiments import rl_common
 
     monkeypatch.setattr(rl_common, "TRAINERS", type(rl_common.TRAINERS)())
     experiment = get("aga-cleanup")

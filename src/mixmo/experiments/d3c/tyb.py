@@ -129,10 +129,29 @@ def d3c_config(method: str, base: rl.D3CRLConfig) -> rl.D3CRLConfig | None:
     return out
 
 
-def mixer(method: str, config: TYBConfig) -> rl.RewardMixer:
-    if is_d3c(method):
-        return rl.d3c(d3c_config(method, config.d3c))
-    return {"selfish": rl.selfish, "cooperative": rl.cooperative}[method]()
+FIXED = {"selfish": rl.selfish_matrix, "cooperative": rl.cooperative_matrix}
+"""The baselines' fixed mixing matrices (`rl.selfish_matrix`: none; `rl.cooperative_matrix`: A_ij = 1/n)."""
+
+
+def trainer_id(method: str) -> str:
+    """The trainer a method's runs train: the baselines run the "d3c" trainer with their matrix fixed (`start`), so
+    selfish, cooperative and d3c share one program; each d3c@KEY=VALUE variant has its own."""
+    return "d3c" if method in FIXED else method
+
+
+def start(method: str):
+    """What a method's run sets in the shared trainer's initial states (`rl.train_segments`' `start`): a baseline's
+    fixed matrix with learning off (`rl.fixed_rows`: its rewards are mixed exactly as `rl.selfish()` /
+    `rl.cooperative()` mix them); nothing for D3C."""
+    matrix_for = FIXED.get(method)
+    if matrix_for is None:
+        return None
+
+    def fix(states):
+        rows = states.mix_state.rows
+        return states._replace(mix_state=rl.fixed_rows(states.mix_state, matrix_for(rows.shape[-1])))
+
+    return fix
 
 
 def _per_update(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -153,10 +172,14 @@ def _per_update(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-@rl_common.reused
 def make_trainer(method: str, config: TYBConfig, env) -> rl.ReinforceTrainer:
-    """The REINFORCE trainer of one method (its mixer), with the batch's fixed starts."""
-    return rl.make_reinforce(config.reinforce, env, mixer(method, config),
+    """The REINFORCE trainer a method's runs train (`trainer_id`), with the batch's fixed starts."""
+    return _d3c_trainer(trainer_id(method), config, env)
+
+
+@rl_common.reused
+def _d3c_trainer(method: str, config: TYBConfig, env) -> rl.ReinforceTrainer:
+    return rl.make_reinforce(config.reinforce, env, rl.d3c(d3c_config(method, config.d3c)),
                              starts=batch_starts(env, config.reinforce.episodes),
                              outcomes=outcomes(config.reinforce.episodes))
 
@@ -168,8 +191,8 @@ def train(method: str, config: TYBConfig, progress_tick, context: rl.RunContext)
     keys = jax.random.split(jax.random.key(config.run.seed), config.seeds)
     checkpoint = context.run_dir / "checkpoints" / method if context.run_dir is not None else None
     _, metrics = rl.train_segments(trainer, keys, label=f"trust_your_brother {method}",
-                                   segment=config.run.checkpoint_every,
-                                   checkpoint_dir=checkpoint, resume=context.resume, advance=progress_tick)
+                                   segment=config.run.checkpoint_every, checkpoint_dir=checkpoint,
+                                   resume=context.resume, advance=progress_tick, start=start(method))
     return _per_update(metrics)
 
 
