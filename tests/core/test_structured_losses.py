@@ -53,7 +53,8 @@ def case(request):
 
 
 def direction(method, losses, params):
-    return np.asarray(ravel_pytree(method.update(losses, params, method.init(params))[0])[0])
+    """The method's first direction, flattened (jitted: one program, not one per operation run eagerly)."""
+    return np.asarray(jax.jit(lambda p: ravel_pytree(method.update(losses, p, method.init(p))[0])[0])(params))
 
 
 def test_methods_use_the_structure(case):

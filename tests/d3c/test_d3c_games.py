@@ -1,4 +1,5 @@
-"""The D3C games against their closed forms: stated optima, Nash equilibria and constructions."""
+"""The D3C games against their closed forms: stated optima, Nash equilibria and constructions. A game's losses are
+evaluated jitted: one program per game, where run eagerly each of its operations compiled on its own."""
 
 import itertools
 
@@ -26,6 +27,7 @@ def saturated(profile, routes):
 def test_braess_expected_commute_is_exact_over_route_draws(shortcut):
     """Eq. 126 equals the expectation over all joint route draws of the realised commute times."""
     game = mixmo.games.braess(shortcut)
+    losses = jax.jit(game.losses)
     routes = 3 if shortcut else 2
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(4, routes))
@@ -38,19 +40,20 @@ def test_braess_expected_commute_is_exact_over_route_draws(shortcut):
         n_sa, n_be = counts[0] + counts[2], counts[1] + counts[2]
         times = [F * n_sa + C, D + G * n_be, F * n_sa + E + G * n_be]
         expected += prob * np.array([times[r] for r in draw])
-    np.testing.assert_allclose(game.losses(tuple(jnp.asarray(logits))), expected, rtol=1e-5)
+    np.testing.assert_allclose(losses(tuple(jnp.asarray(logits))), expected, rtol=1e-5)
 
 
 def test_braess_nash_and_optimum_with_the_shortcut():
     game = mixmo.games.braess(True)
+    losses = jax.jit(game.losses)
     all_shortcut = saturated([2, 2, 2, 2], 3)
-    np.testing.assert_allclose(game.losses(all_shortcut), 80.0, rtol=1e-5)
+    np.testing.assert_allclose(losses(all_shortcut), 80.0, rtol=1e-5)
     split = saturated([0, 0, 1, 1], 3)
-    np.testing.assert_allclose(game.losses(split), 65.0, rtol=1e-5)
+    np.testing.assert_allclose(losses(split), 65.0, rtol=1e-5)
     assert game.optimum_total_loss == pytest.approx(260.0) and game.nash_total_loss == pytest.approx(320.0)
     # the shortcut is strictly dominant: whatever the others do, a driver's shortcut is its fastest route
     for others in itertools.product(range(3), repeat=3):
-        times = [float(game.losses(saturated((mine,) + others, 3))[0]) for mine in range(3)]
+        times = [float(losses(saturated((mine,) + others, 3))[0]) for mine in range(3)]
         assert times[2] < min(times[0], times[1]) - 1e-3
     # no pure profile beats 260 in total (randomising only adds variance)
     counts, totals = _braess.pure_totals(jnp.array([10.0, 10.0, 45.0, 45.0, 0.0]))
@@ -59,9 +62,10 @@ def test_braess_nash_and_optimum_with_the_shortcut():
 
 def test_braess_without_the_shortcut_has_a_worse_mixed_nash():
     game = mixmo.games.braess(False)
-    np.testing.assert_allclose(game.losses(saturated([0, 0, 1, 1], 2)), 65.0, rtol=1e-5)
+    losses = jax.jit(game.losses)
+    np.testing.assert_allclose(losses(saturated([0, 0, 1, 1], 2)), 65.0, rtol=1e-5)
     even = tuple(jnp.zeros(2) for _ in range(4))  # everyone 50/50
-    np.testing.assert_allclose(game.losses(even), 70.0, rtol=1e-5)
+    np.testing.assert_allclose(losses(even), 70.0, rtol=1e-5)
     assert np.abs(np.stack(own_gradient(game.losses, even))).max() < 1e-5  # indifferent: a Nash equilibrium
     assert game.optimum_total_loss == pytest.approx(260.0) and game.nash_total_loss == pytest.approx(280.0)
 
@@ -82,13 +86,14 @@ def test_braess_random_networks_satisfy_algorithm_4():
 
 def test_braess_networks_carry_their_network_behind_stop_gradient():
     game = mixmo.games.braess_networks(10.0)
+    losses = jax.jit(game.losses)
     params = game.init(jax.random.key(1))
-    grads = jax.grad(lambda p: jnp.sum(game.losses(p)))(params)
+    grads = jax.jit(jax.grad(lambda p: jnp.sum(game.losses(p))))(params)
     assert all(float(jnp.abs(g["network"]).max()) == 0.0 for g in grads)
     assert float(jnp.abs(grads[0]["logits"]).max()) > 0.0
     network = params[0]["network"]
     reference = mixmo.games.braess(True, *[float(v) for v in network])
-    np.testing.assert_allclose(game.losses(params), reference.losses(tuple(p["logits"] for p in params)), rtol=1e-6)
+    np.testing.assert_allclose(losses(params), jax.jit(reference.losses)(tuple(p["logits"] for p in params)), rtol=1e-6)
 
 
 def test_prisoners_target_matrix_is_the_papers():
@@ -105,7 +110,8 @@ def test_prisoners_target_matrix_is_the_papers():
         assert not np.any(C[owners, np.arange(n * (n - 1))] > 0)
     # n = 2, c = 1: Fig. 12's losses f_1 = x1^2 + (x2 - 1)^2, f_2 = x2^2 + (x1 - 1)^2
     game = mixmo.games.prisoners_dilemma(2, 1.0)
-    np.testing.assert_allclose(game.losses((jnp.array([0.3]), jnp.array([0.8]))),
+    losses = jax.jit(game.losses)
+    np.testing.assert_allclose(losses((jnp.array([0.3]), jnp.array([0.8]))),
                                [0.3**2 + (0.8 - 1) ** 2, 0.8**2 + (0.3 - 1) ** 2], rtol=1e-6)
 
 
@@ -113,28 +119,30 @@ def test_prisoners_target_matrix_is_the_papers():
 def test_prisoners_optimum_and_nash(n, c):
     with jax.enable_x64(True):
         game = mixmo.games.prisoners_dilemma(n, c)
+        losses = jax.jit(game.losses)
         optimum = tuple(jnp.full(n - 1, c / n) for _ in range(n))
-        assert float(jnp.sum(game.losses(optimum))) == pytest.approx((n - 1) ** 2 * c**2)
+        assert float(jnp.sum(losses(optimum))) == pytest.approx((n - 1) ** 2 * c**2)
         assert game.optimum_total_loss == pytest.approx((n - 1) ** 2 * c**2)
-        total_grad = jax.grad(lambda p: jnp.sum(game.losses(p)))(optimum)
+        total_grad = jax.jit(jax.grad(lambda p: jnp.sum(game.losses(p))))(optimum)
         assert float(jnp.abs(jnp.concatenate(total_grad)).max()) < 1e-12  # convex total: the global minimum
         nash = tuple(jnp.zeros(n - 1) for _ in range(n))
         assert float(jnp.abs(jnp.concatenate(own_gradient(game.losses, nash))).max()) == 0.0
-        assert float(jnp.sum(game.losses(nash))) == pytest.approx(n * (n - 1) * c**2)
+        assert float(jnp.sum(losses(nash))) == pytest.approx(n * (n - 1) * c**2)
         assert game.nash_total_loss / game.optimum_total_loss == pytest.approx(n / (n - 1))  # for every c
 
 
 def test_nash_paradox_closed_forms():
     for kappa in (0.1, 0.5, 0.618, 0.7, 0.95):
         game = mixmo.games.nash_paradox(kappa)
+        losses = jax.jit(game.losses)
         zero = (jnp.array(0.0), jnp.array(0.0))
-        np.testing.assert_allclose(game.losses(zero), 1 / kappa, rtol=1e-6)
+        np.testing.assert_allclose(losses(zero), 1 / kappa, rtol=1e-6)
         assert all(float(g) == 0.0 for g in own_gradient(game.losses, zero))
         best = (jnp.array(np.sqrt(1 - kappa)), jnp.array(np.sqrt(1 - kappa)))
-        np.testing.assert_allclose(game.losses(best), 2 - kappa, rtol=1e-5)
+        np.testing.assert_allclose(losses(best), 2 - kappa, rtol=1e-5)
         grid = np.linspace(0, 1, 101)
         x1, x2 = np.meshgrid(grid, grid)
-        totals = np.asarray(jnp.sum(game.losses((jnp.asarray(x1), jnp.asarray(x2))), axis=0))
+        totals = np.asarray(jnp.sum(losses((jnp.asarray(x1), jnp.asarray(x2))), axis=0))
         assert totals.min() >= game.optimum_total_loss - 1e-4 and totals.min() <= game.optimum_total_loss + 1e-3
         nash_worst = totals.max() <= totals[0, 0] + 1e-6
         assert nash_worst == (kappa < 0.6180339887)
@@ -144,16 +152,18 @@ def test_nash_paradox_closed_forms():
 
 def test_unfair_game():
     game = mixmo.games.unfair()
-    np.testing.assert_allclose(game.losses((jnp.array(2.0), jnp.array(0.5))), [4.0, 0.25 - 4.4], rtol=1e-6)
+    losses = jax.jit(game.losses)
+    np.testing.assert_allclose(losses((jnp.array(2.0), jnp.array(0.5))), [4.0, 0.25 - 4.4], rtol=1e-6)
     assert all(float(g) == 0.0 for g in own_gradient(game.losses, (jnp.array(0.0), jnp.array(0.0))))
     assert game.nash_total_loss == 0.0 and game.optimum_total_loss is None  # unbounded below
 
 
 def test_election_structure():
     game = mixmo.games.election(c=1.0, contest=0.25)
+    losses = jax.jit(game.losses)
     rng = np.random.default_rng(0)
     x = tuple(jnp.asarray(v) for v in rng.normal(size=4))
-    f = np.asarray(game.losses(x))
+    f = np.asarray(losses(x))
     xs = np.asarray(x)
     # zero-sum between the parties: the totals are the two in-party prisoner's dilemmas
     pd = [xs[0] ** 2 + (xs[1] - 1) ** 2 + xs[1] ** 2 + (xs[0] - 1) ** 2,
@@ -163,9 +173,9 @@ def test_election_structure():
     np.testing.assert_allclose(f[:2].sum() - pd[0], 2 * general, rtol=1e-4, atol=1e-6)
     zero = tuple(jnp.zeros(()) for _ in range(4))
     assert all(float(g) == 0.0 for g in own_gradient(game.losses, zero))  # Nash: everyone attacks
-    assert float(jnp.sum(game.losses(zero))) == pytest.approx(game.nash_total_loss)
+    assert float(jnp.sum(losses(zero))) == pytest.approx(game.nash_total_loss)
     half = tuple(jnp.full((), 0.5) for _ in range(4))
-    assert float(jnp.sum(game.losses(half))) == pytest.approx(game.optimum_total_loss)
+    assert float(jnp.sum(losses(half))) == pytest.approx(game.optimum_total_loss)
     # game Jacobian at A = I: eigenvalues 2 +- 0.25i, twice (the paper's "perfect team" value)
     jac = jax.jacfwd(lambda v: jnp.stack(own_gradient(game.losses, tuple(v))))(jnp.zeros(4))
     eig = np.sort_complex(np.linalg.eigvals(np.asarray(jac)))
@@ -175,11 +185,12 @@ def test_election_structure():
 @pytest.mark.parametrize("parametrization", ["softmax", "project"])
 def test_bilinear_minima_saddle_and_nash(parametrization):
     game = mixmo.games.bilinear(parametrization=parametrization)
+    losses = jax.jit(game.losses)
     total = lambda p, q: float(np.array([p, 1 - p]) @ np.array([[0, -0.75], [-1, 0]]) @ np.array([q, 1 - q]))
     params = ((jnp.array([3.0, -3.0]), jnp.array([-3.0, 3.0])) if parametrization == "softmax"
               else (jnp.array(1.0), jnp.array(0.0)))
     p, q = bilinear_strategies(params, parametrization)
-    np.testing.assert_allclose(jnp.sum(game.losses(params)), total(float(p), float(q)), rtol=1e-5)
+    np.testing.assert_allclose(jnp.sum(losses(params)), total(float(p), float(q)), rtol=1e-5)
     f_c = lambda v: -0.75 * v[0] * (1 - v[1]) - (1 - v[0]) * v[1]  # a = d = 0
     assert np.abs(np.asarray(jax.grad(f_c)(jnp.array([4 / 7, 3 / 7])))).max() < 1e-6  # the saddle
     assert game.optimum_total_loss == -1.0 and game.nash_total_loss == pytest.approx(-3 / 7)

@@ -25,6 +25,10 @@ def random_actions(env, key):
     return {a: env.action_space(a).sample(k) for a, k in zip(env.agents, keys)}
 
 
+# outside traced code: one program per environment, not one per operation run eagerly
+jitted_random_actions = jax.jit(random_actions, static_argnums=0)
+
+
 def rollout(env, key, steps, state=None):
     """States, rewards and dones of ``steps`` random steps with the public ``step``."""
     k_reset, key = jax.random.split(key)
@@ -33,7 +37,7 @@ def rollout(env, key, steps, state=None):
     out = []
     for k in jax.random.split(key, steps):
         k_act, k_step = jax.random.split(k)
-        _, state, rewards, dones, infos = env.step(k_step, state, random_actions(env, k_act))
+        _, state, rewards, dones, infos = env.step(k_step, state, jitted_random_actions(env, k_act))
         out.append((state, rewards, dones, infos))
     return out
 
@@ -47,7 +51,8 @@ def test_reset_and_step_agree_with_the_spaces(env):
         assert obs[a].shape == space.shape and obs[a].dtype == space.dtype
         assert bool(space.contains(obs[a]))
         assert env.action_space(a).n >= 2
-    obs, state, rewards, dones, infos = env.step(jax.random.key(1), state, random_actions(env, jax.random.key(2)))
+    obs, state, rewards, dones, infos = env.step(jax.random.key(1), state,
+                                                 jitted_random_actions(env, jax.random.key(2)))
     assert all(bool(env.observation_space(a).contains(obs[a])) for a in env.agents)
     assert set(rewards) == set(env.agents) and all(rewards[a].shape == () for a in env.agents)
     assert all(rewards[a].dtype == jnp.float32 for a in env.agents)
@@ -70,7 +75,7 @@ def test_jit_and_vmap_over_four_environments(env):
     assert rewards[a].shape == (4,) and dones["__all__"].shape == (4,)
     assert all(np.shape(v)[:2] == (4, env.num_agents) for v in infos.values())
     # each batch member is the unbatched environment
-    third = lambda tree: jax.tree.map(lambda x: x[2], tree)  # noqa: E731
+    third = jax.jit(lambda tree: jax.tree.map(lambda x: x[2], tree))
     single = env.step(keys[2], third(starts), third(actions))
     assert np.array_equal(np.asarray(single[0][a]), np.asarray(obs[a][2]))
 

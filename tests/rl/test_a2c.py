@@ -120,9 +120,12 @@ def test_a2c_with_aga_at_lambda_zero_is_simul_co_and_simul_ind_is_rmsprop_a2c(en
             entropy = -jnp.mean(jnp.sum(jnp.exp(log_probs) * log_probs, axis=1))
             return -jnp.mean(log_prob * batch.advantage[i]) - CONFIG.ent_coef * entropy
 
-        opt = optax.rmsprop(CONFIG.lr, decay=0.99, eps=1e-5)
-        updates, _ = opt.update(jax.grad(loss)(net), opt.init(net), net)
-        want = optax.apply_updates(net, updates)
+        def rmsprop_step(net, loss=loss):
+            opt = optax.rmsprop(CONFIG.lr, decay=0.99, eps=1e-5)
+            updates, _ = opt.update(jax.grad(loss)(net), opt.init(net), net)
+            return optax.apply_updates(net, updates)
+
+        want = jax.jit(rmsprop_step)(net)  # one program, not one per operation run eagerly
         for got, w in zip(jax.tree.leaves(jax.tree.map(lambda x, i=i: x[i], ind)), jax.tree.leaves(want)):
             np.testing.assert_allclose(got, w, rtol=1e-5, atol=1e-7)
 

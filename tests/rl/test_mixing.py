@@ -33,33 +33,49 @@ def _run(config, returns, key, episodes):
     return state, jax.lax.scan(step, state, returns)[1]
 
 
+@jax.jit  # one program per agent count, not one per operation run eagerly
+def _softmax_and_mix(logits, rewards):
+    matrix = jax.nn.softmax(logits, axis=-1)
+    return matrix, rl.mix_rewards(matrix, rewards)
+
+
+# Algorithm 1's steps jitted: one program each, not one per operation run eagerly
+d3c_init = jax.jit(mixing.d3c_init, static_argnums=(1, 2))
+d3c_update = jax.jit(mixing.d3c_update, static_argnums=2)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.integers(2, 6), st.integers(0, 2**31 - 1))
 def test_mixing_is_budget_balanced(n, seed):
     rng = np.random.default_rng(seed)
-    matrix = jax.nn.softmax(jnp.asarray(rng.normal(size=(n, n)) * 3, jnp.float32), axis=-1)
-    rewards = jnp.asarray(rng.normal(size=(n, 7, 3)), jnp.float32)
-    mixed = rl.mix_rewards(matrix, rewards)
+    rewards = rng.normal(size=(n, 7, 3)).astype(np.float32)
+    matrix, mixed = map(np.asarray, _softmax_and_mix(jnp.asarray(rng.normal(size=(n, n)) * 3, jnp.float32),
+                                                     jnp.asarray(rewards)))
     np.testing.assert_allclose(mixed.sum(0), rewards.sum(0), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(mixed[1], np.einsum("j,jab->ab", np.asarray(matrix)[:, 1], rewards), rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(mixed[1], np.einsum("j,jab->ab", matrix[:, 1], rewards), rtol=1e-5, atol=1e-5)
 
 
 @settings(max_examples=6, deadline=None)
 @given(st.integers(2, 5), st.integers(0, 2**31 - 1))
 def test_rows_and_trials_stay_on_the_simplex_and_inside_the_logit_bounds(n, seed):
     returns = np.random.default_rng(seed).normal(scale=50.0, size=(40, n))
-    _, states = run(mixing.D3CRLConfig(lr=5.0, delta=2.0, tau_min=1, tau_max=3, eps=1.0), returns, seed)
+    _, states = jax.tree.map(np.asarray, run(mixing.D3CRLConfig(lr=5.0, delta=2.0, tau_min=1, tau_max=3, eps=1.0),
+                                             returns, seed))
     for rows in (states.rows, states.trial):
         assert np.all(np.asarray(rows) > 0)
         np.testing.assert_allclose(np.asarray(rows).sum(-1), 1.0, atol=1e-5)
-    updated = np.asarray(states.rows[-1])
+    updated = states.rows[-1]
     spread = np.log(updated.max(-1)) - np.log(updated.min(-1))
     assert np.all(spread <= 10.0 + 1e-4)  # logits clipped to [-5, 5]
     # balance holds with every trial matrix the learner saw
-    rewards = jnp.ones((n, 3))
-    np.testing.assert_allclose(jax.vmap(lambda m: rl.mix_rewards(m, rewards).sum())(states.trial), 3.0 * n,
-                               rtol=1e-5)
+    np.testing.assert_allclose(_mixed_totals(states.trial), 3.0 * n, rtol=1e-5)
+
+
+@jax.jit
+def _mixed_totals(matrices):
+    """Total mixed reward of 3 environments with reward 1 for everyone, under each of `matrices` `(T, n, n)`."""
+    rewards = jnp.ones((matrices.shape[-1], 3))
+    return jax.vmap(lambda m: rl.mix_rewards(m, rewards).sum())(matrices)
 
 
 READINGS = [("update", "mean", 1), ("update", "mean", 3), ("update", "total", 3), ("episode", "mean", 1),
@@ -75,7 +91,7 @@ def test_algorithm_1_matches_a_plain_loop(iteration, g_scale, episodes):
     config = dataclasses.replace(CONFIG, iteration=iteration, g_scale=g_scale, tau_min=2, tau_max=7)
     n, steps = 3, 40
     returns = np.random.default_rng(1).normal(size=(steps, n)) * 5
-    first, states = run(config, returns, episodes=episodes)
+    first, states = jax.tree.map(np.asarray, run(config, returns, episodes=episodes))
     directions = np.concatenate([np.asarray(first.direction)[None], np.asarray(states.direction)], 0).astype(float)
     taus = np.concatenate([np.asarray(first.tau)[None], np.asarray(states.tau)], 0)
     rows = np.asarray(mixing.initial_rows(n, config.init_self), float)
@@ -105,9 +121,9 @@ def test_algorithm_1_matches_a_plain_loop(iteration, g_scale, episodes):
 
 def test_the_default_reading_ignores_the_episode_count_bit_for_bit():
     """iteration "update", g_scale "mean": `episodes` changes nothing, so the default is today's Algorithm 1."""
-    state = mixing.d3c_init(jax.random.key(2), 3, CONFIG)
+    state = d3c_init(jax.random.key(2), 3, CONFIG)
     for g in (jnp.array([1.0, -2.0, 0.5]), jnp.array([-3.0, 4.0, 2.0]), jnp.array([0.0, 1.0, -1.0])):
-        one, many = mixing.d3c_update(state, g, CONFIG), mixing.d3c_update(state, g, CONFIG, 10)
+        one, many = d3c_update(state, g, CONFIG), d3c_update(state, g, CONFIG, 10)
         for x, y in zip(jax.tree.leaves(one), jax.tree.leaves(many)):
             np.testing.assert_array_equal(x, y)
         state = one
@@ -116,7 +132,7 @@ def test_the_default_reading_ignores_the_episode_count_bit_for_bit():
 def test_trial_draws_are_the_mixers_key_chain():
     """`trial_draws` is Algorithm 2's sampler: replaying it from the state's key gives the next trial's ã and τ."""
     config = dataclasses.replace(CONFIG, tau_min=1, tau_max=1)  # every trial completes at every iteration
-    state = mixing.d3c_init(jax.random.key(4), 3, config)
+    state = mixing.d3c_init(jax.random.key(4), 3, config)  # eager, as `trial_draws` below: bit-for-bit comparable
     key, direction, tau = mixing.trial_draws(state.key, 3, config)
     state = mixing.d3c_update(state, jnp.ones(3), config)
     np.testing.assert_array_equal(state.direction, direction)
@@ -127,11 +143,11 @@ def test_trial_draws_are_the_mixers_key_chain():
 def test_a_falling_return_pushes_the_row_away_from_the_trial_direction():
     """ρ̃ > 0 makes the step −η ρ̃ ã: the row moves against the perturbation that preceded the drop."""
     config = mixing.D3CRLConfig(lr=0.1, delta=0.5, kl=0.0, tau_min=1, tau_max=1, eps=0.0)
-    state = mixing.d3c_init(jax.random.key(3), 2, config)
-    state = mixing.d3c_update(state, jnp.array([10.0, 10.0]), config)  # first trial: G rises from 0, ρ̃ = 0
+    state = d3c_init(jax.random.key(3), 2, config)
+    state = d3c_update(state, jnp.array([10.0, 10.0]), config)  # first trial: G rises from 0, ρ̃ = 0
     np.testing.assert_allclose(state.rows, mixing.initial_rows(2, 0.99), rtol=1e-6)
     before, direction = state.rows, state.direction
-    state = mixing.d3c_update(state, jnp.array([4.0, 4.0]), config)  # G falls by 6 over τ = 1: ρ̃ = 6
+    state = d3c_update(state, jnp.array([4.0, 4.0]), config)  # G falls by 6 over τ = 1: ρ̃ = 6
     moved = np.log(np.asarray(state.rows)) - np.log(np.asarray(before))
     centred = moved - moved.mean(-1, keepdims=True)
     expected = -0.1 * 6.0 * np.asarray(direction)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -69,6 +70,7 @@ def pure_totals(network_constants, with_shortcut: bool = True):
     return counts, totals
 
 
+@partial(jax.jit, static_argnums=1)  # one program per network kind, not one per operation at each game's construction
 def optimum_total(network_constants, with_shortcut: bool = True):
     """min over joint strategies of the total expected commute: the best pure profile (randomising only adds
     variance, and the expected total is an average of pure totals)."""
