@@ -130,7 +130,8 @@ def d3c_config(method: str, base: rl.D3CRLConfig) -> rl.D3CRLConfig | None:
 
 
 FIXED = {"selfish": rl.selfish_matrix, "cooperative": rl.cooperative_matrix}
-"""The baselines' fixed mixing matrices (`rl.selfish_matrix`: none; `rl.cooperative_matrix`: A_ij = 1/n)."""
+"""The baselines' fixed mixing matrices (`rl.selfish_matrix`: the identity, no mixing; `rl.cooperative_matrix`:
+A_ij = 1/n)."""
 
 
 def trainer_id(method: str) -> str:
