@@ -55,6 +55,12 @@ def test_mixing_is_budget_balanced(n, seed):
     np.testing.assert_allclose(mixed[1], np.einsum("j,jab->ab", matrix[:, 1], rewards), rtol=1e-5, atol=1e-5)
 
 
+@jax.jit
+def _mixed_totals(matrices):
+    """Total mixed reward of 3 environments with reward 1 for everyone, under each of `matrices` `(T, n, n)`."""
+    rewards = jnp.ones((matrices.shape[-1], 3))
+    return jax.vmap(lambda m: rl.mix_rewards(m, rewards).sum())(matrices)
+
 @settings(max_examples=6, deadline=None)
 @given(st.integers(2, 5), st.integers(0, 2**31 - 1))
 def test_rows_and_trials_stay_on_the_simplex_and_inside_the_logit_bounds(n, seed):
@@ -70,12 +76,6 @@ def test_rows_and_trials_stay_on_the_simplex_and_inside_the_logit_bounds(n, seed
     # balance holds with every trial matrix the learner saw
     np.testing.assert_allclose(_mixed_totals(states.trial), 3.0 * n, rtol=1e-5)
 
-
-@jax.jit
-def _mixed_totals(matrices):
-    """Total mixed reward of 3 environments with reward 1 for everyone, under each of `matrices` `(T, n, n)`."""
-    rewards = jnp.ones((matrices.shape[-1], 3))
-    return jax.vmap(lambda m: rl.mix_rewards(m, rewards).sum())(matrices)
 
 
 READINGS = [("update", "mean", 1), ("update", "mean", 3), ("update", "total", 3), ("episode", "mean", 1),

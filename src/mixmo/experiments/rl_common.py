@@ -116,6 +116,23 @@ def open_loggers(context: rl.RunContext, group: str) -> list:
         raise ConfigError(str(error)) from None
 
 
+def baseline_start(method: str, mixer_state: Callable, with_mixer_state: Callable) -> Callable | None:
+    """`rl.train_segments`' `start` for a run of `method` on a trainer with D3C's mixer: a baseline's matrix
+    (`rl.BASELINE_MATRICES`) with learning off (`rl.fixed_rows`), so its rewards are mixed exactly as `rl.selfish()`
+    or `rl.cooperative()` mix them and it shares D3C's trainer and programs; None for any other method.
+    `mixer_state(states)` reads the D3C state from the trainer's states, `with_mixer_state(states, state)` puts it
+    back."""
+    matrix_for = rl.BASELINE_MATRICES.get(method)
+    if matrix_for is None:
+        return None
+
+    def fix(states):
+        state = mixer_state(states)
+        return with_mixer_state(states, rl.fixed_rows(state, matrix_for(state.rows.shape[-1])))
+
+    return fix
+
+
 def train_runs(run_ids: list[str], make_trainer: Callable[[str], rl.Trainer], config, context: rl.RunContext,
                progress, *, label: str, stats: tuple[str, ...], start: Callable[[str], Callable | None] | None = None):
     """Train every run (`config.seeds` vmapped, `config.run.checkpoint_every` updates per segment), one after

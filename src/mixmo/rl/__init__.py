@@ -9,7 +9,8 @@
 - `make_reinforce(config, env, reward)`: REINFORCE with linear softmax policies and a linear TD baseline
   (D3C's Trust-Your-Brother learner, Appx. G.1);
 - reward mixing (`selfish`, `cooperative`, `d3c`: D3C Algorithms 1–3; `fixed_rows` freezes a D3C state at a
-  matrix such as `selfish_matrix` or `cooperative_matrix`), `mix_rewards`, `relative_attention`;
+  matrix such as `selfish_matrix` or `cooperative_matrix`, the `BASELINE_MATRICES`), `mix_rewards`,
+  `relative_attention`;
 - runs: checkpoints (`save_checkpoint` / `load_checkpoint`), loggers, policy rollouts as GIFs.
 """
 
@@ -74,6 +75,7 @@ from mixmo.rl._mixing import D3CState as D3CState
 from mixmo.rl._mixing import ITERATIONS as D3C_ITERATIONS
 from mixmo.rl._mixing import G_SCALES as D3C_G_SCALES
 from mixmo.rl._mixing import check_iteration as check_d3c_iteration
+from mixmo.rl._mixing import BASELINE_MATRICES as BASELINE_MATRICES
 from mixmo.rl._mixing import cooperative as cooperative
 from mixmo.rl._mixing import cooperative_matrix as cooperative_matrix
 from mixmo.rl._mixing import d3c as d3c

@@ -282,6 +282,10 @@ def cooperative_matrix(n: int) -> jax.Array:
     return jnp.full((n, n), 1.0 / n, jnp.float32)
 
 
+BASELINE_MATRICES = {"selfish": selfish_matrix, "cooperative": cooperative_matrix}
+"""The fixed-matrix baselines by method id: n -> their mixing matrix `(n, n)`."""
+
+
 def selfish() -> RewardTransform:
     """No mixing, Ã = I: every agent learns from its own reward (the paper's baseline)."""
     return fixed("selfish", selfish_matrix)

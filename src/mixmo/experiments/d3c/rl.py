@@ -28,8 +28,8 @@ from mixmo.experiments.registry import Results, register
 from mixmo.experiments.rl_common import RunSettings
 from mixmo.experiments.d3c.rl_report import claims, figure, report
 
-MIXERS = {"selfish": rl.selfish_matrix, "d3c": None, "cooperative": rl.cooperative_matrix}
-"""Method id -> the fixed mixing matrix of a baseline (`rl.selfish_matrix`, `rl.cooperative_matrix`), None for D3C."""
+METHODS = ("selfish", "d3c", "cooperative")
+"""The methods: no mixing, D3C's learnt matrix, full cooperation (the baselines: `rl.BASELINE_MATRICES`)."""
 
 
 class EnvSpec(NamedTuple):
@@ -72,8 +72,8 @@ class D3CRLExperimentConfig:
         common.require(self.seeds >= 1, f"seeds must be >= 1, got {self.seeds}.")
         common.require(self.num_agents >= 0 and self.max_steps >= 0, "num_agents and max_steps must be >= 0.")
         common.require(bool(self.methods), "methods: give at least one, e.g. --set methods=selfish,d3c.")
-        unknown = [m for m in self.methods if m not in MIXERS]
-        common.require(not unknown, f"unknown method {unknown[0] if unknown else ''!r}; known: {', '.join(MIXERS)}.")
+        unknown = [m for m in self.methods if m not in METHODS]
+        common.require(not unknown, f"unknown method {unknown[0] if unknown else ''!r}; known: {', '.join(METHODS)}.")
         common.require(len(set(self.methods)) == len(self.methods), f"methods: {self.methods} lists one twice.")
         rl.check_d3c_iteration(self.d3c.iteration, ("update",), "the A2C trainer of the D3C RL experiments")
 
@@ -98,18 +98,10 @@ class CleanupConfig(D3CRLExperimentConfig):
 
 
 def start(method: str):
-    """What a method's run sets in the shared trainer's initial states (`rl.train_segments`' `start`): a baseline's
-    fixed matrix with learning off (`rl.fixed_rows`); nothing for D3C."""
-    matrix_for = MIXERS[method]
-    if matrix_for is None:
-        return None
-
-    def fix(states):
-        rows = states.mixing.state.rows
-        fixed = rl.fixed_rows(states.mixing.state, matrix_for(rows.shape[-1]))
-        return states._replace(mixing=states.mixing._replace(state=fixed))
-
-    return fix
+    """What a method's run sets in the shared trainer's initial states (`rl_common.baseline_start`): a baseline's
+    fixed matrix with learning off; nothing for D3C."""
+    return rl_common.baseline_start(method, lambda states: states.mixing.state,
+                                    lambda states, state: states._replace(mixing=states.mixing._replace(state=state)))
 
 
 def make_env(spec: EnvSpec, config: D3CRLExperimentConfig):

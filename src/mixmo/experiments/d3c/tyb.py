@@ -129,30 +129,18 @@ def d3c_config(method: str, base: rl.D3CRLConfig) -> rl.D3CRLConfig | None:
     return out
 
 
-FIXED = {"selfish": rl.selfish_matrix, "cooperative": rl.cooperative_matrix}
-"""The baselines' fixed mixing matrices (`rl.selfish_matrix`: the identity, no mixing; `rl.cooperative_matrix`:
-A_ij = 1/n)."""
-
-
 def trainer_id(method: str) -> str:
-    """The trainer a method's runs train: the baselines run the "d3c" trainer with their matrix fixed (`start`), so
-    selfish, cooperative and d3c share one program; each d3c@KEY=VALUE variant has its own."""
-    return "d3c" if method in FIXED else method
+    """The trainer a method's runs train: the baselines (`rl.BASELINE_MATRICES`) run the "d3c" trainer with their
+    matrix fixed (`start`), so selfish, cooperative and d3c share one program; each d3c@KEY=VALUE variant has its
+    own."""
+    return "d3c" if method in rl.BASELINE_MATRICES else method
 
 
 def start(method: str):
-    """What a method's run sets in the shared trainer's initial states (`rl.train_segments`' `start`): a baseline's
-    fixed matrix with learning off (`rl.fixed_rows`: its rewards are mixed exactly as `rl.selfish()` /
-    `rl.cooperative()` mix them); nothing for D3C."""
-    matrix_for = FIXED.get(method)
-    if matrix_for is None:
-        return None
-
-    def fix(states):
-        rows = states.mix_state.rows
-        return states._replace(mix_state=rl.fixed_rows(states.mix_state, matrix_for(rows.shape[-1])))
-
-    return fix
+    """What a method's run sets in the shared trainer's initial states (`rl_common.baseline_start`): a baseline's
+    fixed matrix with learning off; nothing for D3C."""
+    return rl_common.baseline_start(method, lambda states: states.mix_state,
+                                    lambda states, state: states._replace(mix_state=state))
 
 
 def _per_update(metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
