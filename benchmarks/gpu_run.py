@@ -20,7 +20,9 @@ Pieces, in priority order:
      MAPPO-style Simul-Co, AgA). A run gets `min(paper budget, what the measured speed affords in its share of
      the time left)` environment steps; its claims then say "not comparable" below half the paper's budget.
 
-`--tiny` runs exactly the same code path with tiny sizes on the CPU in under 3 minutes (a test in the suite).
+`--tiny` runs exactly the same code path with tiny sizes on the CPU in under 3 minutes (a slow test; the default
+suite runs it with `--envs coins --runs d3c-coins`). `--envs` and `--runs` pick some of piece a's environments and
+piece c's runs (say, to spend a second device session on the runs the first did not reach).
 
 On the device (jax 0.11.2 + CUDA 13 there, no jaxmarl), from the repository root, with the wheels folder carried
 (`carry: ["gpu_wheels"]`; build it here with `bash benchmarks/build_gpu_wheels.sh`):
@@ -83,7 +85,7 @@ class Record:
         self.out = out
         out.mkdir(parents=True, exist_ok=True)
         self.data = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M %Z"), "tiny": args.tiny,
-                     "budget_s": args.budget_s, "env_throughput": [], "train_throughput": [], "paper_runs": [],
+                     "budget_s": args.budget_s, "envs": list(args.envs), "runs": list(args.runs), "env_throughput": [], "train_throughput": [], "paper_runs": [],
                      "skipped": [], "wall_s": 0.0}
         self.figures = 0
 
@@ -123,14 +125,19 @@ def _plain(value):
 
 # --- a. environment throughput --------------------------------------------------------------------------------
 
-def env_throughput(record: Record, clock: Clock, sizes: tuple[int, ...], steps: int) -> None:
+ENVS = ("cleanup", "harvest", "coins", "coin_game")
+"""Piece a's environments (`--envs` picks some)."""
+
+
+def env_throughput(record: Record, clock: Clock, sizes: tuple[int, ...], steps: int,
+                   names: tuple[str, ...] = ENVS) -> None:
     from bench_envs import make_rollout
 
     from mixmo import envs
 
-    names = ["cleanup", "harvest", "coins"] + (["coin_game"] if importlib.util.find_spec("jaxmarl") else [])
-    if "coin_game" not in names:
+    if "coin_game" in names and not importlib.util.find_spec("jaxmarl"):
         record.data["skipped"].append("coin_game throughput: jaxmarl is not installed")
+        names = tuple(n for n in names if n != "coin_game")
     for name in names:
         env = envs.make(name)
         for size in sizes:
@@ -261,6 +268,10 @@ def plans_for(tiny: bool) -> list[dict]:
     return plans
 
 
+RUNS = ("aga-cleanup", "aga-harvest", "d3c-coins", "aga-selfish-mmm2")
+"""Piece c's paper-budget runs, in priority order (`--runs` picks some; aga-selfish-mmm2 needs jaxmarl)."""
+
+
 def paper_runs(record: Record, clock: Clock, plans: list[dict], speeds: dict[str, float], tiny: bool) -> None:
     """Piece c: each planned run with the steps its share of the time left affords at the measured speed."""
     from mixmo import config as config_tree
@@ -358,16 +369,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="folder for results.json, results.md and PNGs")
     parser.add_argument("--budget-s", type=float, default=540.0, help="wall-clock budget in seconds (default 540)")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes: the same code path on a CPU in minutes")
+    parser.add_argument("--envs", type=_names(ENVS), default=ENVS, metavar="A,B",
+                        help=f"piece a's environments (default all: {','.join(ENVS)})")
+    parser.add_argument("--runs", type=_names(RUNS), default=RUNS, metavar="A,B",
+                        help=f"piece c's paper-budget runs, each with its piece-b set-up (default all: {','.join(RUNS)})")
     args = parser.parse_args(argv)
     clock = Clock(args.budget_s)
     record = Record(args.out, args)
     record.write()
-    plans = plans_for(args.tiny)
+    plans = [plan for plan in plans_for(args.tiny) if plan["name"] in args.runs]
     sizes, steps = ((2,), 20) if args.tiny else ((1, 1024, 4096), 1000)
     if args.tiny:  # compile time dominates tiny runs; XLA's optimisations off halve it (same results)
         jax.config.update("jax_disable_most_optimizations", True)
     try:
-        env_throughput(record, clock, sizes, steps)
+        env_throughput(record, clock, sizes, steps, args.envs)
         speeds = train_throughput(record, clock, plans, args.tiny)
         paper_runs(record, clock, plans, speeds, args.tiny)
     except Deadline as error:
@@ -376,6 +391,19 @@ def main(argv: list[str] | None = None) -> int:
     record.write()
     print(markdown(record.data))
     return 0
+
+
+def _names(known: tuple[str, ...]):
+    """An argparse type: a comma-separated subset of `known`, in `known`'s order; an unknown name is refused."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {', '.join(unknown) or 'empty list'}; known: {','.join(known)}")
+        return tuple(n for n in known if n in names)
+
+    return parse
 
 
 if __name__ == "__main__":

@@ -11,9 +11,13 @@ import pytest
 from mixmo.envs import make, registered_envs
 
 NAMES = sorted(registered_envs())
+# mmm2 is Selfish-MMM2's battle (one class) with SMAX's team reward: selfish_mmm2 runs the suite here and the team
+# reward is checked under jit in smax/test_selfish_reward.py, so mmm2's own run of the suite (its SMAX programs
+# compiled once more) is slow
+PARAMS = [pytest.param(name, marks=pytest.mark.slow) if name == "mmm2" else name for name in NAMES]
 
 
-@pytest.fixture(scope="module", params=NAMES)
+@pytest.fixture(scope="module", params=PARAMS)
 def env(request, registered):
     if request.param == "coin_game":
         pytest.importorskip("jaxmarl")

@@ -62,6 +62,7 @@ def test_selfish_mixing_is_bit_identical_to_no_mixing(env, simul_co):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(stats["mixed_return"], stats["episode_return"])
     np.testing.assert_array_equal(mixed.episodes, [0, 4])  # not vacuous: the 4 environments' episodes ended
+    assert np.abs(stats["episode_return"]).sum() > 0  # with rewards in them
     np.testing.assert_array_equal(mixed.mixing_rows, np.broadcast_to(np.eye(2), (2, 2, 2)))
 
 

@@ -3,6 +3,7 @@ beta * (own max health) once at death (AgA paper appendix E.2; the penalty size 
 team's win only in infos; episodes end on a win, a loss or the time limit. MMM2 keeps SMAX's team reward."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -68,6 +69,7 @@ def test_mmm2_gives_every_agent_smax_team_reward():
     _, _, rewards, dones, infos = env.step_env(jax.random.key(0), state, actions(env, {MARINE: ATTACK_ENEMY_MARINE}))
     expected = 5.0 / 45.0 / 12 + 1.0  # normalised damage over the 12 enemies, plus the win bonus
     assert all(float(rewards[a]) == pytest.approx(expected) for a in env.agents)
+    assert all(rewards[a].shape == () and rewards[a].dtype == jnp.float32 for a in env.agents)
     assert bool(dones["__all__"]) and float(infos["won"][0]) == 1.0
 
 
