@@ -271,12 +271,9 @@ def test_out_in_an_unwritable_place_is_refused_before_any_work(capsys, tmp_path,
     assert len(err.strip().splitlines()) == 1
 
 
-# --- a few real processes: the one line, the exit status and nothing left behind ---
+# --- a real process without jaxmarl: the one line, the exit status and nothing left behind ---
 
-NO_JAXMARL = "import sys; sys.modules['jaxmarl'] = None; from mixmo.app.cli import main; sys.exit(main())"
-
-
-@pytest.mark.parametrize("argv, line", [
+ERROR_PATHS = [
     (["run", "aga-selfish-mmm2", "--set", "ppo.total_steps=1024", "--seeds", "1", "--out", "D"],
      'mixmo: error: aga-selfish-mmm2 needs the jaxmarl extra: pip install "mixmo[jaxmarl]".'),
     (["render", "coin_game", "--out", "x.gif"], 'mixmo: error: coin_game needs the jaxmarl extra: pip install '
@@ -286,10 +283,35 @@ NO_JAXMARL = "import sys; sys.modules['jaxmarl'] = None; from mixmo.app.cli impo
     (["render", "coins", "--steps", "2", "--out", "/proc/x.gif"], "mixmo: error: --out /proc/x.gif: cannot write "
                                                                   "there"),
     (["run", "aga-cleanup", "--resume", "nowhere"], "mixmo: error: --resume nowhere: no config.json there"),
-])
-def test_error_paths_as_a_user_meets_them(tmp_path, argv, line):
-    result = subprocess.run([sys.executable, "-c", NO_JAXMARL, *argv], capture_output=True, text=True,
-                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
-    assert result.returncode == 2
-    assert result.stderr.startswith(line) and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert list(tmp_path.iterdir()) == [] and not Path("/proc/x.gif").exists()
+]
+# one process for every case (each starts JAX, seconds): `main` of each argv in a folder of its own, its exit status
+# and what it wrote to stderr printed as JSON
+WITHOUT_JAXMARL = """
+import contextlib, io, json, os, sys
+sys.modules["jaxmarl"] = None
+from mixmo.app.cli import main
+outcomes = []
+for index, argv in enumerate(json.loads(sys.argv[1])):
+    os.chdir(str(index))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        outcomes.append((main(argv), err.getvalue()))
+    os.chdir("..")
+print(json.dumps(outcomes))
+"""
+
+
+def test_error_paths_as_a_user_meets_them(tmp_path):
+    for index in range(len(ERROR_PATHS)):
+        (tmp_path / str(index)).mkdir()
+    result = subprocess.run([sys.executable, "-c", WITHOUT_JAXMARL, json.dumps([argv for argv, _ in ERROR_PATHS])],
+                            capture_output=True, text=True, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "src")})
+    assert result.returncode == 0 and not result.stderr, result.stderr
+    outcomes = json.loads(result.stdout)
+    assert len(outcomes) == len(ERROR_PATHS)
+    for index, ((argv, line), (code, err)) in enumerate(zip(ERROR_PATHS, outcomes)):
+        assert code == 2, (argv, err)
+        assert err.startswith(line) and len(err.strip().splitlines()) == 1, (argv, err)
+        assert list((tmp_path / str(index)).iterdir()) == [], argv
+    assert not Path("/proc/x.gif").exists()
