@@ -85,8 +85,8 @@ class Record:
         self.out = out
         out.mkdir(parents=True, exist_ok=True)
         self.data = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M %Z"), "tiny": args.tiny,
-                     "budget_s": args.budget_s, "envs": list(args.envs), "runs": list(args.runs), "env_throughput": [], "train_throughput": [], "paper_runs": [],
-                     "skipped": [], "wall_s": 0.0}
+                     "budget_s": args.budget_s, "envs": list(args.envs), "runs": list(args.runs),
+                     "env_throughput": [], "train_throughput": [], "paper_runs": [], "skipped": [], "wall_s": 0.0}
         self.figures = 0
 
     def add(self, section: str, row: dict, clock: Clock) -> None:
@@ -372,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--envs", type=_names(ENVS), default=ENVS, metavar="A,B",
                         help=f"piece a's environments (default all: {','.join(ENVS)})")
     parser.add_argument("--runs", type=_names(RUNS), default=RUNS, metavar="A,B",
-                        help=f"piece c's paper-budget runs, each with its piece-b set-up (default all: {','.join(RUNS)})")
+                        help=f"piece c's paper-budget runs, each with its piece-b set-up (default all: "
+                             f"{','.join(RUNS)})")
     args = parser.parse_args(argv)
     clock = Clock(args.budget_s)
     record = Record(args.out, args)

@@ -45,7 +45,8 @@ def test_cooperative_learners_see_the_mean_reward_and_d3c_is_budget_balanced(env
                                atol=1e-5)
 
 
-@pytest.mark.slow  # the same check, faster, on the same one trainer: smax/test_recurrent.py's, whose plain run is shared
+# slow: smax/test_recurrent.py's checks the same, faster (its plain run is shared), on the same one trainer
+@pytest.mark.slow
 def test_selfish_mixing_is_bit_identical_to_no_mixing(env):
     key = jax.random.key(7)
     plain_state, plain = jax.jit(rl.make_train(CONFIG, env))(key)
