@@ -7,10 +7,10 @@
   workers or by an earlier run compile once. Every program is kept, small ones too, as the command line keeps
   them.
 - Tests are spread over the pytest-xdist workers file by file (`pytest_xdist_make_scheduler` below), but the
-  files in `SHARED_PROGRAMS` run on one worker, in collection order: `gpu_run.py --tiny` and `mixmo reproduce all
-  --budget smoke` build every RL experiment's smoke trainers, and the later runs of the same configurations in
-  that process get those trainers back with their compiled programs (`rl_common.reused`) instead of compiling
-  them again on the other worker.
+  files in `SHARED_PROGRAMS` run on one worker, in collection order: `gpu_run.py --tiny` (on one environment and
+  one run: aga-cleanup's and d3c-coins' smoke trainers) and `mixmo reproduce all --budget smoke` build every RL
+  experiment's smoke trainers, and the later runs of the same configurations in that process get those trainers
+  back with their compiled programs (`rl_common.reused`) instead of compiling them again on the other worker.
 - XLA's optimisations are off (`jax_disable_most_optimizations`, also for the tests' subprocesses through
   `JAX_DISABLE_MOST_OPTIMIZATIONS`): compilation dominates the suite and takes about half as long, with the same
   results up to rounding (every test's tolerance allows for it). A test whose check is bit-exact where rounding
