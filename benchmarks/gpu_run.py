@@ -246,30 +246,29 @@ def _env_for(name: str, config):
 
 # --- c. paper-budget runs -------------------------------------------------------------------------------------
 
+PAPER_RUNS = {  # experiment: (overrides of its paper preset, the paper's environment steps per seed)
+    "aga-cleanup": ({"methods": "aga,simul-co,sl,simul-ind", "aga.extra_lams": ""}, 20_000_000),
+    "aga-harvest": ({"methods": "aga,simul-co,sl,simul-ind", "aga.extra_lams": ""}, 10_000_000),
+    "d3c-coins": ({}, 100_000_000),
+    "aga-selfish-mmm2": ({"methods": "simul-ind,simul-co,aga", "aga.extra_lams": ""}, 10_000_000),
+}
+RUNS = tuple(PAPER_RUNS)
+"""Piece c's paper-budget runs, in priority order (`--runs` picks some; aga-selfish-mmm2 needs jaxmarl)."""
+
+
 def plans_for(tiny: bool) -> list[dict]:
-    """The paper-budget runs in priority order: experiment, presets, overrides and the paper's steps per seed."""
-    smoke = ["smoke"] if tiny else []
-    plans = [
-        {"name": "aga-cleanup", "experiment": "aga-cleanup", "presets": smoke or ["paper"],
-         "overrides": {"methods": "aga,simul-co,sl,simul-ind", "aga.extra_lams": ""}, "paper_steps": 20_000_000},
-        {"name": "aga-harvest", "experiment": "aga-harvest", "presets": smoke or ["paper"],
-         "overrides": {"methods": "aga,simul-co,sl,simul-ind", "aga.extra_lams": ""}, "paper_steps": 10_000_000},
-        {"name": "d3c-coins", "experiment": "d3c-coins", "presets": smoke or ["paper"], "overrides": {},
-         "paper_steps": 100_000_000},
-    ]
-    if importlib.util.find_spec("jaxmarl"):
-        plans.append({"name": "aga-selfish-mmm2", "experiment": "aga-selfish-mmm2", "presets": smoke or ["paper"],
-                      "overrides": {"methods": "simul-ind,simul-co,aga", "aga.extra_lams": ""},
-                      "paper_steps": 10_000_000})
-    if tiny:
-        for plan in plans:
-            plan["overrides"] = {k: v for k, v in plan["overrides"].items() if k != "methods"}
+    """The paper-budget runs in priority order: experiment, presets, overrides and the paper's steps per seed
+    (tiny: the smoke preset with its own methods; aga-selfish-mmm2 only with jaxmarl installed)."""
+    plans = []
+    for name, (overrides, paper_steps) in PAPER_RUNS.items():
+        if name == "aga-selfish-mmm2" and not importlib.util.find_spec("jaxmarl"):
+            continue
+        if tiny:
+            overrides = {k: v for k, v in overrides.items() if k != "methods"}
+        plans.append({"name": name, "experiment": name, "presets": ["smoke"] if tiny else ["paper"],
+                      "overrides": overrides, "paper_steps": paper_steps})
     # The AgA runs keep their diagnostics: they reuse AgA's own derivatives (+7% of its program, RESULTS.md).
     return plans
-
-
-RUNS = ("aga-cleanup", "aga-harvest", "d3c-coins", "aga-selfish-mmm2")
-"""Piece c's paper-budget runs, in priority order (`--runs` picks some; aga-selfish-mmm2 needs jaxmarl)."""
 
 
 def paper_runs(record: Record, clock: Clock, plans: list[dict], speeds: dict[str, float], tiny: bool) -> None:
