@@ -61,6 +61,7 @@ def _mixed_totals(matrices):
     rewards = jnp.ones((matrices.shape[-1], 3))
     return jax.vmap(lambda m: rl.mix_rewards(m, rewards).sum())(matrices)
 
+
 @settings(max_examples=6, deadline=None)
 @given(st.integers(2, 5), st.integers(0, 2**31 - 1))
 def test_rows_and_trials_stay_on_the_simplex_and_inside_the_logit_bounds(n, seed):
@@ -75,7 +76,6 @@ def test_rows_and_trials_stay_on_the_simplex_and_inside_the_logit_bounds(n, seed
     assert np.all(spread <= 10.0 + 1e-4)  # logits clipped to [-5, 5]
     # balance holds with every trial matrix the learner saw
     np.testing.assert_allclose(_mixed_totals(states.trial), 3.0 * n, rtol=1e-5)
-
 
 
 READINGS = [("update", "mean", 1), ("update", "mean", 3), ("update", "total", 3), ("episode", "mean", 1),
